@@ -1,0 +1,1 @@
+"""Settings, database, models, schedules and secrets: what every other capability stands on."""

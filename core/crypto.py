@@ -1,0 +1,79 @@
+"""Encryption at rest for secrets we store (Slack tokens, PostHog API keys).
+
+Fernet (AES-128-CBC + HMAC-SHA256) keyed from SECRET_KEY. Several comma-separated keys rotate: the first
+encrypts, every one decrypts. The `EncryptedString` column type makes encryption invisible to the rest of the
+code and impossible to forget.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.types import Text, TypeDecorator
+
+from core.settings import VAR_DIR, get_settings
+
+
+class SecretKeyError(RuntimeError):
+    pass
+
+
+def _generated_key_file() -> Path:
+    return VAR_DIR / "secret.key"
+
+
+def load_secret_keys(configured: str) -> list[str]:
+    """The configured keys, or a key generated once into var/secret.key for single-machine set-ups."""
+    keys = [k.strip() for k in configured.split(",") if k.strip()]
+    if keys:
+        return keys
+    path = _generated_key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return [path.read_text().strip()]
+
+
+def _fernet_for(key: str) -> Fernet:
+    # Any string is accepted as a key: it is stretched to Fernet's 32 bytes with SHA-256.
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + key).encode()).digest()))
+
+
+@lru_cache
+def cipher() -> MultiFernet:
+    return MultiFernet([_fernet_for(k) for k in load_secret_keys(get_settings().secret_key)])
+
+
+def encrypt(plaintext: str) -> str:
+    return cipher().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return cipher().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretKeyError(
+            "A stored secret could not be decrypted: SECRET_KEY differs from the key it was saved with. "
+            "Add the old key after the new one (comma-separated) to rotate."
+        ) from exc
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A text column whose value is encrypted before it reaches the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        return None if value is None else encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect) -> str | None:
+        return None if value is None else decrypt(value)

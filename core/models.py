@@ -1,0 +1,284 @@
+"""The schema: Slack workspaces, PostHog connections, subscriptions, deliveries and exported files.
+
+Times are stored in UTC (`UTCDateTime` hands back aware datetimes on every database). Secrets are stored with
+`EncryptedString`. The schema changes only through Alembic migrations; `tests/test_migrations.py` checks the
+migrations and these models never drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from core.crypto import EncryptedString
+
+# Named constraints keep migrations reproducible across SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite would otherwise return naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite stores text: drop the offset so that string comparison orders instants correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Slack -------------------------------------------------------------------------------------------------
+
+
+class SlackWorkspace(TimestampMixin, Base):
+    """A Slack workspace (team) that installed the app. Everything a workspace owns hangs off this row."""
+
+    __tablename__ = "slack_workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    uninstalled_at: Mapped[datetime | None]
+
+    installations: Mapped[list[SlackInstallation]] = relationship(
+        back_populates="workspace", cascade="all, delete-orphan"
+    )
+
+
+class SlackInstallation(Base):
+    """One OAuth installation (bot token, optionally rotating) of the app in a workspace."""
+
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))  # the installing user
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_token: Mapped[str | None] = mapped_column(EncryptedString)
+    bot_refresh_token: Mapped[str | None] = mapped_column(EncryptedString)
+    bot_token_expires_at: Mapped[datetime | None]
+    bot_scopes: Mapped[str] = mapped_column(Text, default="")
+    user_token: Mapped[str | None] = mapped_column(EncryptedString)
+    user_refresh_token: Mapped[str | None] = mapped_column(EncryptedString)
+    user_token_expires_at: Mapped[datetime | None]
+    user_scopes: Mapped[str] = mapped_column(Text, default="")
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_type: Mapped[str | None] = mapped_column(String(16))
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workspace: Mapped[SlackWorkspace] = relationship(back_populates="installations")
+
+
+class SlackOAuthState(Base):
+    """A one-time OAuth `state` value, consumed by the redirect (protects the install flow from CSRF)."""
+
+    __tablename__ = "slack_oauth_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+
+
+# --- PostHog -----------------------------------------------------------------------------------------------
+
+
+class PostHogConnection(TimestampMixin, Base):
+    """A PostHog project a workspace (or the operator, when `workspace_id` is null) can fetch content from."""
+
+    __tablename__ = "posthog_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "host", "project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))  # the PostHog project's name, shown to users
+    host: Mapped[str] = mapped_column(String(255))  # "demo" for the bundled demo project
+    project_id: Mapped[int] = mapped_column(BigInteger)
+    api_key: Mapped[str | None] = mapped_column(EncryptedString)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+
+    @property
+    def is_demo(self) -> bool:
+        return self.host == "demo"
+
+
+# --- Subscriptions -----------------------------------------------------------------------------------------
+
+
+class Subscription(TimestampMixin, Base):
+    """What (an insight or dashboard), where (a Slack channel or email recipients) and when (a schedule)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_due", "enabled", "next_delivery_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int] = mapped_column(ForeignKey("posthog_connections.id", ondelete="CASCADE"))
+
+    # what
+    content_type: Mapped[str] = mapped_column(String(16))  # "insight" | "dashboard"
+    content_ref: Mapped[str] = mapped_column(String(64))  # numeric id or short id, as PostHog knows it
+    title: Mapped[str] = mapped_column(String(400), default="")  # last known name, for lists
+
+    # where
+    target_type: Mapped[str] = mapped_column(String(16))  # "slack" | "email"
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_channel_name: Mapped[str | None] = mapped_column(String(255))
+    slack_images_in_thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_recipients: Mapped[list] = mapped_column(default=list)
+    image_width: Mapped[int | None] = mapped_column(Integer)
+
+    # when (the fields of core.schedules.Schedule)
+    frequency: Mapped[str] = mapped_column(String(16))
+    interval: Mapped[int] = mapped_column(Integer, default=1)
+    byweekday: Mapped[list] = mapped_column(default=list)
+    bysetpos: Mapped[int | None] = mapped_column(Integer)
+    hour: Mapped[int] = mapped_column(Integer, default=9)
+    minute: Mapped[int] = mapped_column(Integer, default=0)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    start_date: Mapped[date | None] = mapped_column(Date)
+    until_date: Mapped[date | None] = mapped_column(Date)
+    count: Mapped[int | None] = mapped_column(Integer)
+
+    # state
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None]
+    next_delivery_at: Mapped[datetime | None]
+    last_delivery_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(255), default="")  # Slack user id or email address
+
+    connection: Mapped[PostHogConnection] = relationship()
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="subscription", passive_deletes=True)
+
+
+class Delivery(Base):
+    """One occurrence of a subscription: unique per (subscription, scheduled time), so it is sent once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "scheduled_for"),
+        Index("ix_deliveries_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")  # schedule | manual | catch_up
+    # pending -> running -> succeeded | partial | failed; or skipped (missed beyond the grace period)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    subscription: Mapped[Subscription] = relationship(back_populates="deliveries")
+    targets: Mapped[list[DeliveryTarget]] = relationship(
+        back_populates="delivery", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DeliveryTarget(Base):
+    """The outcome of a delivery for one Slack channel or one email recipient."""
+
+    __tablename__ = "delivery_targets"
+    __table_args__ = (UniqueConstraint("delivery_id", "kind", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # slack | email
+    address: Mapped[str] = mapped_column(String(320))  # channel id or email address
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(255))  # Slack message ts, email Message-ID
+    sent_at: Mapped[datetime | None]
+
+    delivery: Mapped[Delivery] = relationship(back_populates="targets")
+
+
+# --- Exports -----------------------------------------------------------------------------------------------
+
+
+class ExportedAsset(Base):
+    """A rendered image or data file kept for download until it expires."""
+
+    __tablename__ = "exported_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posthog_connections.id", ondelete="SET NULL")
+    )
+    content_type: Mapped[str] = mapped_column(String(16))  # insight | dashboard | events | persons | ...
+    content_ref: Mapped[str] = mapped_column(String(64), default="")
+    format: Mapped[str] = mapped_column(String(8))  # png | csv | xlsx
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | ready | failed
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
