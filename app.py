@@ -13,8 +13,7 @@ import sys
 
 from core.settings import get_settings
 
-
-# --- serve ---------------------------------------------------------------------------------------------------
+# --- serve ---------------------------------------------------------------------------------------------
 
 
 def build_web_app():
@@ -44,7 +43,7 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_serve)
 
 
-# --- demo ----------------------------------------------------------------------------------------------------
+# --- demo ----------------------------------------------------------------------------------------------
 
 
 def _register_demo(subparsers: argparse._SubParsersAction) -> None:

@@ -32,8 +32,7 @@ class Settings(BaseSettings):
         "into `var/secret.key` (fine for one machine; set it explicitly when processes share a database).",
     )
     public_url: str = Field(
-        "http://localhost:8000",
-        description="Base URL where this service is reachable by users (unsubscribe links, embeds, OAuth).",
+        "http://localhost:8000", description="Base URL where users reach this service (links in messages)."
     )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on (`--port` overrides).")
@@ -61,38 +60,6 @@ class Settings(BaseSettings):
     render_width: int = Field(1000, description="Default CSS width of an insight image, in pixels.")
     render_timeout_seconds: float = Field(30.0, description="Time-out of one render.")
     render_recycle_after: int = Field(200, description="Renders before a browser session is replaced.")
-
-    # --- email ---
-    email_transport: str = Field("outbox", description="`outbox` (`.eml` files), `smtp` or `ses`.")
-    outbox_dir: Path = Field(Path("outbox"), description="Folder of the `outbox` transport.")
-    email_from: str = Field("PostHog Reports <reports@localhost>", description="From header of emails.")
-    email_reply_to: str = Field("", description="Reply-To header of emails (empty: none).")
-    smtp_host: str = Field("localhost", description="SMTP server.")
-    smtp_port: int = Field(587, description="SMTP port.")
-    smtp_username: str = Field("", description="SMTP user (empty: no authentication).")
-    smtp_password: str = Field("", description="SMTP password.")
-    smtp_security: str = Field("starttls", description="`starttls`, `tls` or `none`.")
-    ses_region: str = Field("us-east-1", description="AWS region of the `ses` transport.")
-
-    # --- Slack ---
-    slack_signing_secret: str = Field("", description="Slack app signing secret (verifies requests).")
-    slack_client_id: str = Field("", description="Slack app client id (OAuth install).")
-    slack_client_secret: str = Field("", description="Slack app client secret (OAuth install).")
-    slack_app_token: str = Field("", description="App-level token for Socket Mode (local development).")
-    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
-
-    # --- scheduler ---
-    scheduler_poll_seconds: float = Field(5.0, description="How often due deliveries are claimed.")
-    delivery_lease_seconds: int = Field(
-        300, description="A claimed delivery whose process stops renewing it is taken over after this."
-    )
-    catch_up_grace_hours: float = Field(
-        6.0, description="After downtime, an occurrence missed by less than this is still delivered once."
-    )
-    max_consecutive_failures: int = Field(
-        3, description="Failed occurrences in a row after which a subscription is paused."
-    )
-    delivery_retention_days: int = Field(90, description="Delivery history kept for this many days.")
 
 
 @lru_cache
