@@ -188,6 +188,7 @@ class Subscription(TimestampMixin, Base):
     interval: Mapped[int] = mapped_column(Integer, default=1)
     byweekday: Mapped[list] = mapped_column(default=list)
     bysetpos: Mapped[int | None] = mapped_column(Integer)
+    bymonthday: Mapped[int | None] = mapped_column(Integer)
     hour: Mapped[int] = mapped_column(Integer, default=9)
     minute: Mapped[int] = mapped_column(Integer, default=0)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

@@ -15,8 +15,8 @@ from core.models import PostHogConnection, Subscription, utcnow
 from core.schedules import Schedule
 
 SCHEDULE_FIELDS = (
-    "frequency", "interval", "byweekday", "bysetpos", "hour", "minute", "timezone", "start_date", "until_date",
-    "count",
+    "frequency", "interval", "byweekday", "bysetpos", "bymonthday", "hour", "minute", "timezone",
+    "start_date", "until_date", "count",
 )
 
 

@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 07:18:59.193153
+Create Date: 2026-11-28
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
-
-
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -122,6 +121,7 @@ def upgrade() -> None:
     sa.Column('interval', sa.Integer(), nullable=False),
     sa.Column('byweekday', sa.JSON(), nullable=False),
     sa.Column('bysetpos', sa.Integer(), nullable=True),
+    sa.Column('bymonthday', sa.Integer(), nullable=True),
     sa.Column('hour', sa.Integer(), nullable=False),
     sa.Column('minute', sa.Integer(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),

@@ -1,0 +1,208 @@
+"""Claiming due work, safely with any number of processes on one database.
+
+Three kinds of work are claimed, each in one short transaction:
+- due subscriptions (`next_delivery_at <= now`): the occurrence becomes a `Delivery` row (unique per subscription
+  and scheduled time, so two processes can never both create it) and `next_delivery_at` moves to the next
+  future occurrence in the same transaction;
+- deliveries recorded as pending by someone else ("Send now" in Slack, `app.py deliver`);
+- deliveries whose lease expired: the process running them died, another one finishes them.
+
+On PostgreSQL rows are claimed with `FOR UPDATE SKIP LOCKED`, so concurrent workers take different rows instead
+of waiting for each other. SQLite has a single writer; the unique delivery key still forbids a double claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.models import Delivery, DeliveryTarget, Subscription
+from core.subscriptions import schedule_of
+
+log = logging.getLogger(__name__)
+
+# Missed occurrences recorded one by one as skipped; beyond this a single row says how many more were missed.
+MAX_SKIPPED_ROWS = 50
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    worker_id: str
+    lease: timedelta
+    grace: timedelta  # an occurrence missed by less than this is still delivered (once)
+    batch: int = 100
+
+
+def _lock(statement, session: AsyncSession):
+    if session.bind.dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement
+
+
+def targets_for(subscription: Subscription) -> list[DeliveryTarget]:
+    if subscription.target_type == "slack":
+        return [DeliveryTarget(kind="slack", address=subscription.slack_channel_id or "")]
+    return [DeliveryTarget(kind="email", address=address) for address in subscription.email_recipients]
+
+
+def _missed_occurrences(subscription: Subscription, now: datetime) -> list[datetime]:
+    """Every occurrence from `next_delivery_at` up to `now`, oldest first (capped)."""
+    schedule = schedule_of(subscription)
+    first = subscription.next_delivery_at
+    assert first is not None
+    moments = [first]
+    while len(moments) <= MAX_SKIPPED_ROWS + 1:
+        following = schedule.next_after(moments[-1])
+        if following is None or following > now:
+            break
+        moments.append(following)
+    return moments
+
+
+async def _claim_occurrences(session: AsyncSession, subscription: Subscription, now: datetime, policy: ClaimPolicy):
+    """Turn a due subscription into deliveries: the latest missed occurrence is sent, older ones skipped."""
+    moments = _missed_occurrences(subscription, now)
+    latest = moments[-1]
+    on_time = now - latest <= policy.grace
+    claimed: Delivery | None = None
+    for moment in moments:
+        send = moment == latest and on_time
+        delivery = Delivery(
+            subscription_id=subscription.id,
+            scheduled_for=moment,
+            trigger="schedule" if len(moments) == 1 else "catch_up",
+            status="running" if send else "skipped",
+            created_at=now,
+        )
+        if send:
+            delivery.claimed_by = policy.worker_id
+            delivery.lease_expires_at = now + policy.lease
+            delivery.attempts = 1
+            delivery.started_at = now
+            delivery.targets = targets_for(subscription)
+            claimed = delivery
+        else:
+            late = now - moment
+            delivery.error = f"missed while the service was down ({_duration(late)} late)"
+            delivery.finished_at = now
+        session.add(delivery)
+    # Strictly after now: never one send per missed occurrence.
+    subscription.next_delivery_at = schedule_of(subscription).next_after(now)
+    return claimed
+
+
+def _duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+async def claim_due_subscriptions(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
+    """Claim due subscriptions; returns the ids of the deliveries this process now runs."""
+    claimed: list[int] = []
+    async with database.sessions() as session:
+        async with session.begin():
+            statement = (
+                select(Subscription)
+                .where(
+                    Subscription.enabled.is_(True),
+                    Subscription.deleted_at.is_(None),
+                    Subscription.next_delivery_at <= now,
+                )
+                .order_by(Subscription.next_delivery_at)
+                .limit(policy.batch)
+            )
+            subscriptions = (await session.scalars(_lock(statement, session))).all()
+            deliveries = []
+            for subscription in subscriptions:
+                delivery = await _claim_occurrences(session, subscription, now, policy)
+                if delivery is not None:
+                    deliveries.append(delivery)
+            try:
+                await session.flush()
+            except IntegrityError:
+                # Another process recorded one of these occurrences first (possible on SQLite only).
+                log.info("due subscriptions were claimed by another process")
+                await session.rollback()
+                return []
+            claimed = [delivery.id for delivery in deliveries]
+    return claimed
+
+
+async def claim_pending_and_expired(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
+    """Claim deliveries asked for by users, and take over those whose process stopped renewing its lease."""
+    async with database.sessions() as session:
+        async with session.begin():
+            statement = (
+                select(Delivery)
+                .where(
+                    or_(
+                        Delivery.status == "pending",
+                        and_(Delivery.status == "running", Delivery.lease_expires_at < now),
+                    )
+                )
+                .order_by(Delivery.id)
+                .limit(policy.batch)
+            )
+            deliveries = (await session.scalars(_lock(statement, session))).all()
+            for delivery in deliveries:
+                if delivery.status == "running":
+                    log.warning("delivery %s: lease of %s expired, taking it over", delivery.id, delivery.claimed_by)
+                delivery.status = "running"
+                delivery.claimed_by = policy.worker_id
+                delivery.lease_expires_at = now + policy.lease
+                delivery.attempts += 1
+                delivery.started_at = delivery.started_at or now
+            ids = [delivery.id for delivery in deliveries]
+            if ids:
+                await _ensure_targets(session, ids)
+    return ids
+
+
+async def _ensure_targets(session: AsyncSession, delivery_ids: list[int]) -> None:
+    """A delivery recorded by a user has no targets yet: they are the subscription's, at claim time."""
+    rows = (
+        await session.execute(
+            select(Delivery, Subscription)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(Delivery.id.in_(delivery_ids), ~Delivery.targets.any())
+        )
+    ).all()
+    for delivery, subscription in rows:
+        for target in targets_for(subscription):
+            target.delivery_id = delivery.id
+            session.add(target)
+
+
+async def renew_leases(database: Database, delivery_ids: list[int], now: datetime, policy: ClaimPolicy) -> None:
+    if not delivery_ids:
+        return
+    async with database.transaction() as session:
+        deliveries = await session.scalars(
+            select(Delivery).where(
+                Delivery.id.in_(delivery_ids), Delivery.claimed_by == policy.worker_id, Delivery.status == "running"
+            )
+        )
+        for delivery in deliveries:
+            delivery.lease_expires_at = now + policy.lease
+
+
+async def release(database: Database, delivery_ids: list[int], policy: ClaimPolicy) -> None:
+    """Give unfinished deliveries back (graceful shutdown): another process claims them at once."""
+    if not delivery_ids:
+        return
+    async with database.transaction() as session:
+        deliveries = await session.scalars(
+            select(Delivery).where(
+                Delivery.id.in_(delivery_ids), Delivery.claimed_by == policy.worker_id, Delivery.status == "running"
+            )
+        )
+        for delivery in deliveries:
+            delivery.status = "pending"
+            delivery.claimed_by = None
+            delivery.lease_expires_at = None

@@ -1,0 +1,143 @@
+"""Claiming due subscriptions: each occurrence once, catch-up after downtime, leases taken over after a crash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from core.db import Database
+from core.models import Delivery, DeliveryTarget, Subscription
+from core.schedule_phrases import parse_schedule
+from core.subscriptions import create_subscription, demo_connection
+from scheduler.claiming import ClaimPolicy, claim_due_subscriptions, claim_pending_and_expired, release, renew_leases
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday
+POLICY = ClaimPolicy(worker_id="worker-a", lease=timedelta(minutes=5), grace=timedelta(hours=6))
+
+
+async def _subscribe(db: Database, phrase: str, tz: str = "UTC", *, recipients=("a@example.com",)) -> int:
+    async with db.transaction() as session:
+        connection = await demo_connection(session)
+        subscription = await create_subscription(
+            session,
+            connection=connection,
+            content_type="dashboard",
+            content_ref="42",
+            schedule=parse_schedule(phrase, tz, today=T0.date()),
+            target_type="email",
+            email_recipients=list(recipients),
+            now=T0,
+        )
+        return subscription.id
+
+
+async def _deliveries(db: Database, subscription_id: int) -> list[Delivery]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(Delivery).where(Delivery.subscription_id == subscription_id).order_by(Delivery.scheduled_for)
+        )
+        return list(rows)
+
+
+async def _next(db: Database, subscription_id: int) -> datetime | None:
+    async with db.session() as session:
+        return (await session.get(Subscription, subscription_id)).next_delivery_at
+
+
+async def test_a_due_occurrence_is_claimed_once_and_the_next_one_scheduled(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00")
+    assert await _next(db, sid) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    assert await claim_due_subscriptions(db, T0 + timedelta(minutes=59), POLICY) == []
+    now = datetime(2026, 1, 5, 9, 0, 3, tzinfo=UTC)
+    claimed = await claim_due_subscriptions(db, now, POLICY)
+    assert len(claimed) == 1
+    assert await claim_due_subscriptions(db, now, POLICY) == []
+    assert await claim_due_subscriptions(db, now + timedelta(hours=1), POLICY) == []
+
+    [delivery] = await _deliveries(db, sid)
+    assert (delivery.status, delivery.trigger, delivery.claimed_by) == ("running", "schedule", "worker-a")
+    assert delivery.scheduled_for == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert await _next(db, sid) == datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
+    async with db.session() as session:
+        targets = (await session.scalars(select(DeliveryTarget))).all()
+    assert [(t.kind, t.address, t.status) for t in targets] == [("email", "a@example.com", "pending")]
+
+
+async def test_three_days_of_downtime_give_one_catch_up_and_skipped_records(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00")
+    back = datetime(2026, 1, 7, 10, 30, tzinfo=UTC)  # missed the 5th, 6th and 7th; the 7th by 1.5 hours
+    claimed = await claim_due_subscriptions(db, back, POLICY)
+    assert len(claimed) == 1
+    rows = await _deliveries(db, sid)
+    assert [(r.scheduled_for.day, r.status) for r in rows] == [(5, "skipped"), (6, "skipped"), (7, "running")]
+    assert rows[2].trigger == "catch_up"
+    assert "missed while the service was down" in rows[0].error
+    assert await _next(db, sid) == datetime(2026, 1, 8, 9, 0, tzinfo=UTC)
+
+
+async def test_occurrences_older_than_the_grace_period_are_all_skipped(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00")
+    back = datetime(2026, 1, 7, 20, 0, tzinfo=UTC)  # 11 hours after the last occurrence
+    assert await claim_due_subscriptions(db, back, POLICY) == []
+    assert {r.status for r in await _deliveries(db, sid)} == {"skipped"}
+
+
+async def test_paused_and_deleted_subscriptions_are_not_claimed(db: Database) -> None:
+    paused = await _subscribe(db, "daily at 9:00")
+    deleted = await _subscribe(db, "daily at 9:00")
+    async with db.transaction() as session:
+        (await session.get(Subscription, paused)).enabled = False
+        (await session.get(Subscription, deleted)).deleted_at = T0
+    assert await claim_due_subscriptions(db, T0 + timedelta(hours=2), POLICY) == []
+
+
+async def test_a_requested_delivery_is_claimed_with_the_subscription_targets(db: Database) -> None:
+    sid = await _subscribe(db, "weekly", recipients=("a@example.com", "b@example.com"))
+    async with db.transaction() as session:
+        session.add(Delivery(subscription_id=sid, scheduled_for=T0, trigger="manual", status="pending"))
+    [claimed] = await claim_pending_and_expired(db, T0, POLICY)
+    assert await claim_pending_and_expired(db, T0, POLICY) == []
+    async with db.session() as session:
+        delivery = await session.get(Delivery, claimed)
+        targets = (await session.scalars(select(DeliveryTarget).where(DeliveryTarget.delivery_id == claimed))).all()
+    assert (delivery.status, delivery.attempts) == ("running", 1)
+    assert sorted(t.address for t in targets) == ["a@example.com", "b@example.com"]
+
+
+async def test_an_expired_lease_is_taken_over_by_another_worker(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00")
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    [delivery_id] = await claim_due_subscriptions(db, now, POLICY)
+    other = ClaimPolicy(worker_id="worker-b", lease=POLICY.lease, grace=POLICY.grace)
+
+    # Renewed leases keep it; once renewals stop and the lease runs out, worker-b takes it.
+    await renew_leases(db, [delivery_id], now + timedelta(minutes=4), POLICY)
+    assert await claim_pending_and_expired(db, now + timedelta(minutes=6), other) == []
+    assert await claim_pending_and_expired(db, now + timedelta(minutes=10), other) == [delivery_id]
+    [row] = await _deliveries(db, sid)
+    assert (row.claimed_by, row.attempts) == ("worker-b", 2)
+    async with db.session() as session:
+        count = await session.scalar(select(func.count()).select_from(DeliveryTarget))
+    assert count == 1  # targets are not duplicated by a takeover
+
+
+async def test_released_deliveries_are_claimed_again_at_once(db: Database) -> None:
+    await _subscribe(db, "daily at 9:00")
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    [delivery_id] = await claim_due_subscriptions(db, now, POLICY)
+    await release(db, [delivery_id], POLICY)
+    other = ClaimPolicy(worker_id="worker-b", lease=POLICY.lease, grace=POLICY.grace)
+    assert await claim_pending_and_expired(db, now, other) == [delivery_id]
+
+
+async def test_daily_in_berlin_is_claimed_at_local_nine_in_winter_and_summer(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00", "Europe/Berlin")
+    winter = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)  # T0 is 09:00 in Berlin: the next is tomorrow
+    assert await _next(db, sid) == winter
+    async with db.transaction() as session:
+        (await session.get(Subscription, sid)).next_delivery_at = datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
+    assert await claim_due_subscriptions(db, datetime(2026, 7, 1, 6, 59, tzinfo=UTC), POLICY) == []
+    assert len(await claim_due_subscriptions(db, datetime(2026, 7, 1, 7, 0, 1, tzinfo=UTC), POLICY)) == 1
+    assert await _next(db, sid) == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
