@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,78 @@ class Settings(BaseSettings):
     render_width: int = Field(1000, description="Default CSS width of an insight image, in pixels.")
     render_timeout_seconds: float = Field(30.0, description="Time-out of one render.")
     render_recycle_after: int = Field(200, description="Renders before a browser session is replaced.")
+
+    # --- email ---
+    email_transport: Literal["outbox", "smtp", "ses"] = Field(
+        "outbox",
+        description="How email leaves: `outbox` (`.eml` files in `OUTBOX_DIR`), `smtp` (the `SMTP_*` server) "
+        "or `ses` (Amazon SES v2, credentials from the usual AWS sources).",
+    )
+    outbox_dir: Path = Field(VAR_DIR / "outbox", description="Folder the `outbox` transport writes `.eml` files to.")
+    email_from: str = Field(
+        "PostHog Exports <reports@localhost>", description="From address of every email, e.g. `Reports <r@acme.com>`."
+    )
+    email_reply_to: str = Field("", description="Reply-To address. Empty: no Reply-To header.")
+    smtp_host: str = Field("localhost", description="SMTP server host.")
+    smtp_port: int = Field(0, description="SMTP server port. 0: 465 with `tls`, 587 with `starttls`, 25 otherwise.")
+    smtp_username: str = Field("", description="SMTP user name. Empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="`starttls` (upgrade after connecting), `tls` (implicit TLS) or `none`."
+    )
+    smtp_timeout_seconds: float = Field(30.0, description="Time-out of one SMTP conversation step.")
+    ses_region: str = Field("us-east-1", description="AWS region of Amazon SES.")
+    email_max_bytes: int = Field(
+        15_000_000,
+        description="Largest email, in bytes. Images that would go past it become links to PostHog instead.",
+    )
+    email_max_tiles: int = Field(
+        12, description="Dashboard tiles shown as images in an email; the rest are summed up with a link."
+    )
+    email_digest: bool = Field(
+        True, description="Combine the subscriptions due for one recipient in the same run into one email."
+    )
+    email_retry_attempts: int = Field(
+        4, description="Attempts to send one email on temporary failures (SMTP 4xx, lost connections)."
+    )
+    email_retry_base_seconds: float = Field(
+        2.0, description="Wait before the first retry of an email; it doubles after each attempt."
+    )
+
+
+    # --- Slack ---
+    slack_signing_secret: str = Field(
+        "", description="Signing secret of the Slack app; every request to `/slack/events` is verified with it. "
+        "Empty: the Slack routes answer 503.",
+    )
+    slack_client_id: str = Field(
+        "", description="Client ID of the Slack app (OAuth install). Empty: no `/slack/install`."
+    )
+    slack_client_secret: str = Field("", description="Client secret of the Slack app (OAuth install, token rotation).")
+    slack_app_token: str = Field(
+        "",
+        description="App-level token (`xapp-...`). When set, `serve` also connects over Socket Mode "
+        "(local development).",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Base URL of the Slack Web API (a stand-in in tests)."
+    )
+
+    # --- scheduler ---
+    scheduler_poll_seconds: float = Field(5.0, description="How often due deliveries are claimed.")
+    delivery_lease_seconds: int = Field(
+        300, description="A claimed delivery whose process stops renewing it is taken over after this."
+    )
+    catch_up_grace_hours: float = Field(
+        6.0, description="After downtime, an occurrence missed by less than this is still delivered, once."
+    )
+    max_consecutive_failures: int = Field(
+        3, description="Failed deliveries in a row after which a subscription is paused and its creator told."
+    )
+    delivery_retention_days: int = Field(90, description="Delivery history is kept this many days.")
+    shutdown_timeout_seconds: float = Field(
+        60.0, description="On SIGTERM, running deliveries get this long to finish before they are released."
+    )
 
 
 @lru_cache

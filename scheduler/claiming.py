@@ -134,7 +134,9 @@ async def claim_due_subscriptions(database: Database, now: datetime, policy: Cla
     return claimed
 
 
-async def claim_pending_and_expired(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
+async def claim_pending_and_expired(
+    database: Database, now: datetime, policy: ClaimPolicy, *, only: list[int] | None = None
+) -> list[int]:
     """Claim deliveries asked for by users, and take over those whose process stopped renewing its lease."""
     async with database.sessions() as session:
         async with session.begin():
@@ -149,6 +151,8 @@ async def claim_pending_and_expired(database: Database, now: datetime, policy: C
                 .order_by(Delivery.id)
                 .limit(policy.batch)
             )
+            if only is not None:
+                statement = statement.where(Delivery.id.in_(only))
             deliveries = (await session.scalars(_lock(statement, session))).all()
             for delivery in deliveries:
                 if delivery.status == "running":

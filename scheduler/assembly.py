@@ -1,0 +1,79 @@
+"""Putting the delivery machinery together: renderer, pipeline, senders and the scheduler service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from core.db import Database
+from core.settings import Settings
+from render import Renderer
+from scheduler.claiming import ClaimPolicy
+from scheduler.content import ContentRenderer
+from scheduler.email_sender import EmailSender
+from scheduler.notices import CreatorNotifier
+from scheduler.pipeline import Pipeline
+from scheduler.service import SchedulerService, default_worker_id
+from scheduler.slack_sender import SlackSender
+
+
+def claim_policy(settings: Settings, worker_id: str | None = None) -> ClaimPolicy:
+    return ClaimPolicy(
+        worker_id=worker_id or default_worker_id(),
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+        grace=timedelta(hours=settings.catch_up_grace_hours),
+    )
+
+
+def build_pipeline(
+    settings: Settings,
+    database: Database,
+    renderer: Renderer,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    email_transport=None,
+) -> Pipeline:
+    slack = SlackSender(settings, database)
+    email = EmailSender(settings, transport=email_transport)
+    return Pipeline(
+        database=database,
+        load_content=ContentRenderer(renderer, settings),
+        send_slack=slack,
+        send_email=email,
+        clock=clock,
+        max_consecutive_failures=settings.max_consecutive_failures,
+        notify_paused=CreatorNotifier(settings, database, slack, email_transport),
+    )
+
+
+@asynccontextmanager
+async def scheduler_service(
+    settings: Settings,
+    database: Database,
+    *,
+    renderer: Renderer | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    worker_id: str | None = None,
+    email_transport=None,
+) -> AsyncIterator[SchedulerService]:
+    """A ready SchedulerService (not started); owns a Renderer unless one is given."""
+    async with _renderer(renderer) as active:
+        pipeline = build_pipeline(settings, database, active, clock=clock, email_transport=email_transport)
+        yield SchedulerService(
+            database,
+            pipeline,
+            claim_policy(settings, worker_id),
+            poll_seconds=settings.scheduler_poll_seconds,
+            retention=timedelta(days=settings.delivery_retention_days),
+            clock=clock,
+        )
+
+
+@asynccontextmanager
+async def _renderer(given: Renderer | None) -> AsyncIterator[Renderer]:
+    if given is not None:
+        yield given
+        return
+    async with Renderer() as renderer:
+        yield renderer

@@ -1,0 +1,92 @@
+"""Commands of the scheduler: `worker`, `deliver` and `deliveries`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import Delivery, Subscription
+from core.settings import get_settings
+from scheduler.assembly import scheduler_service
+from scheduler.claiming import claim_pending_and_expired
+from scheduler.history import format_history, recent_deliveries
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    worker = subparsers.add_parser("worker", help="run the scheduler and renderer without the web service")
+    worker.set_defaults(func=lambda _args: asyncio.run(run_worker()))
+
+    deliver = subparsers.add_parser("deliver", help="send one subscription now, whatever its schedule")
+    deliver.add_argument("subscription_id", type=int)
+    deliver.set_defaults(func=lambda args: asyncio.run(deliver_now(args.subscription_id)))
+
+    deliveries = subparsers.add_parser("deliveries", help="recent deliveries with per-target status and errors")
+    deliveries.add_argument("--subscription", type=int, default=None, help="only this subscription")
+    deliveries.add_argument("--limit", type=int, default=20)
+    deliveries.set_defaults(func=lambda args: asyncio.run(show_deliveries(args.subscription, args.limit)))
+
+
+async def run_worker() -> int:
+    settings = get_settings()
+    database = Database(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with scheduler_service(settings, database) as service:
+            service.start()
+            await stop.wait()
+            log.info("stopping: no new claims; finishing running deliveries")
+            await service.stop(timeout=settings.shutdown_timeout_seconds)
+    finally:
+        await database.dispose()
+    return 0
+
+
+async def deliver_now(subscription_id: int) -> int:
+    """Record a delivery due now for one subscription and run it in this process."""
+    settings = get_settings()
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as session:
+            subscription = await session.get(Subscription, subscription_id)
+            if subscription is None or subscription.deleted_at is not None:
+                print(f"Subscription {subscription_id} does not exist.")
+                return 2
+            delivery = Delivery(
+                subscription_id=subscription_id, scheduled_for=datetime.now(UTC), trigger="manual", status="pending"
+            )
+            session.add(delivery)
+        async with scheduler_service(settings, database) as service:
+            claimed = await claim_pending_and_expired(
+                database, datetime.now(UTC), service.policy, only=[delivery.id]
+            )
+            await service.pipeline.run(claimed)
+        lines = await recent_deliveries(database, subscription_id=subscription_id, limit=1)
+        print(format_history(lines))
+        return 0 if lines and lines[0].status == "succeeded" else 1
+    finally:
+        await database.dispose()
+
+
+async def show_deliveries(subscription_id: int | None, limit: int) -> int:
+    database = Database(get_settings().database_url)
+    try:
+        if subscription_id is not None:
+            async with database.session() as session:
+                if await session.scalar(select(Subscription.id).where(Subscription.id == subscription_id)) is None:
+                    print(f"Subscription {subscription_id} does not exist.")
+                    return 2
+        print(format_history(await recent_deliveries(database, subscription_id=subscription_id, limit=limit)))
+        return 0
+    finally:
+        await database.dispose()

@@ -1,0 +1,278 @@
+"""The delivery pipeline: fetch each piece of content once, render it once, send it to every target.
+
+Claimed deliveries are grouped by what they show (connection, insight or dashboard, image width). Each group is
+fetched from PostHog and rendered once, then fanned out to every Slack channel and email recipient of every
+delivery in the group; a recipient due several reports in one run gets them as one digest. Each target's
+outcome is recorded on its `DeliveryTarget` row as soon as it is known, so a delivery taken over after a crash
+resends only what was not yet sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.db import Database
+from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
+from posthog_api.content import Dashboard, Insight
+from posthog_api.errors import PostHogUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class ContentKey(NamedTuple):
+    connection_id: int
+    content_type: str  # insight | dashboard
+    content_ref: str
+    width: int | None
+
+
+@dataclass
+class RenderedImage:
+    title: str
+    png: bytes
+    link: str | None = None  # opens what the image shows in PostHog
+
+
+@dataclass
+class RenderedContent:
+    content: Insight | Dashboard
+    images: list[RenderedImage]  # in the order they are shown
+
+
+@dataclass
+class SendResult:
+    """The outcome of sending to one target, whatever the channel."""
+
+    status: str  # sent | failed
+    error: str | None = None
+    transient: bool = False  # worth retrying (network, 5xx, 429, SMTP 4xx)
+    external_id: str | None = None
+    pause_reason: str | None = None  # a configuration problem: the subscription is paused for it
+
+
+@dataclass
+class Job:
+    """One claimed delivery with what it needs to be sent."""
+
+    delivery_id: int
+    subscription: Subscription
+    key: ContentKey
+    targets: list[DeliveryTarget]
+    results: dict[int, SendResult] = field(default_factory=dict)  # by DeliveryTarget.id
+
+
+class ContentLoader(Protocol):
+    async def __call__(self, connection: PostHogConnection, key: ContentKey) -> RenderedContent: ...
+
+
+class SlackSend(Protocol):
+    async def __call__(self, job: Job, target: DeliveryTarget, rendered: RenderedContent) -> SendResult: ...
+
+
+class EmailSend(Protocol):
+    """Sends every (job, recipient) pair given, grouping a recipient's reports into one digest."""
+
+    async def __call__(
+        self, items: list[tuple[Job, DeliveryTarget, RenderedContent]]
+    ) -> dict[int, SendResult]: ...
+
+
+@dataclass
+class Pipeline:
+    database: Database
+    load_content: ContentLoader
+    send_slack: SlackSend | None
+    send_email: EmailSend | None
+    clock: Callable[[], datetime]
+    max_attempts: int = 3
+    retry_base_seconds: float = 2.0
+    max_consecutive_failures: int = 3
+    content_concurrency: int = 2
+    notify_paused: Callable[[Subscription, str], Awaitable[None]] | None = None
+    renders: int = 0  # how many distinct contents were rendered (for benchmarks and tests)
+
+    async def run(self, delivery_ids: list[int]) -> None:
+        jobs = await self._load_jobs(delivery_ids)
+        if not jobs:
+            return
+        groups: dict[ContentKey, list[Job]] = defaultdict(list)
+        for job in jobs:
+            groups[job.key].append(job)
+        rendered = await self._render_all(groups)
+
+        email_items: list[tuple[Job, DeliveryTarget, RenderedContent]] = []
+        slack_sends = []
+        for key, group in groups.items():
+            content = rendered[key]
+            for job in group:
+                for target in job.targets:
+                    if isinstance(content, SendResult):
+                        job.results[target.id] = content
+                    elif target.kind == "slack":
+                        slack_sends.append(self._send_slack(job, target, content))
+                    else:
+                        email_items.append((job, target, content))
+        await asyncio.gather(*slack_sends, self._send_emails(email_items))
+        await self._finish(jobs)
+
+    # --- loading -----------------------------------------------------------------------------------------
+
+    async def _load_jobs(self, delivery_ids: list[int]) -> list[Job]:
+        async with self.database.session() as session:
+            deliveries = (
+                await session.scalars(
+                    select(Delivery)
+                    .where(Delivery.id.in_(delivery_ids))
+                    .options(
+                        selectinload(Delivery.targets),
+                        selectinload(Delivery.subscription).selectinload(Subscription.connection),
+                    )
+                )
+            ).all()
+        jobs = []
+        for delivery in deliveries:
+            subscription = delivery.subscription
+            key = ContentKey(
+                subscription.connection_id, subscription.content_type, subscription.content_ref,
+                subscription.image_width,
+            )
+            pending = [t for t in delivery.targets if t.status != "sent"]
+            jobs.append(Job(delivery.id, subscription, key, pending))
+        return jobs
+
+    async def _render_all(self, groups: dict[ContentKey, list[Job]]) -> dict[ContentKey, RenderedContent | SendResult]:
+        limit = asyncio.Semaphore(self.content_concurrency)
+        results: dict[ContentKey, RenderedContent | SendResult] = {}
+
+        async def one(key: ContentKey, connection: PostHogConnection) -> None:
+            async with limit:
+                try:
+                    results[key] = await self._with_retries(lambda: self.load_content(connection, key))
+                    self.renders += 1
+                except Exception as exc:  # noqa: BLE001 - one content's failure must not stop the others
+                    log.warning("could not fetch or render %s %s: %s", key.content_type, key.content_ref, exc)
+                    results[key] = SendResult("failed", error=str(exc) or type(exc).__name__)
+
+        await asyncio.gather(*(one(key, jobs[0].subscription.connection) for key, jobs in groups.items()))
+        return results
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable]):
+        for number in range(1, self.max_attempts + 1):
+            try:
+                return await attempt()
+            except Exception as exc:
+                if number == self.max_attempts or not _is_transient(exc):
+                    raise
+                await asyncio.sleep(self._backoff(number))
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with full jitter: retries from many workers do not arrive together.
+        return random.uniform(0, self.retry_base_seconds * 2 ** (attempt - 1))
+
+    # --- sending -----------------------------------------------------------------------------------------
+
+    async def _send_slack(self, job: Job, target: DeliveryTarget, content: RenderedContent) -> None:
+        if self.send_slack is None:
+            result = SendResult("failed", error="Slack delivery is not configured")
+        else:
+            result = await self._retrying_send(lambda: self.send_slack(job, target, content))
+        job.results[target.id] = result
+        await self._record_target(target.id, result)
+
+    async def _retrying_send(self, send: Callable[[], Awaitable[SendResult]]) -> SendResult:
+        result = SendResult("failed", error="not sent")
+        for number in range(1, self.max_attempts + 1):
+            try:
+                result = await send()
+            except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
+                log.exception("sender failed")
+                result = SendResult("failed", error=f"{type(exc).__name__}: {exc}", transient=False)
+            if result.status == "sent" or not result.transient or number == self.max_attempts:
+                return result
+            await asyncio.sleep(self._backoff(number))
+        return result
+
+    async def _send_emails(self, items: list[tuple[Job, DeliveryTarget, RenderedContent]]) -> None:
+        # One call for the whole run, so that a recipient due several reports gets one digest; the email
+        # sender retries temporary SMTP failures itself.
+        if not items:
+            return
+        if self.send_email is None:
+            results = {t.id: SendResult("failed", error="email delivery is not configured") for _, t, _ in items}
+        else:
+            try:
+                results = await self.send_email(items)
+            except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
+                log.exception("email sender failed")
+                results = {t.id: SendResult("failed", error=f"{type(exc).__name__}: {exc}") for _, t, _ in items}
+        for job, target, _content in items:
+            result = results.get(target.id) or SendResult("failed", error="no outcome reported")
+            job.results[target.id] = result
+            await self._record_target(target.id, result)
+
+    async def _record_target(self, target_id: int, result: SendResult) -> None:
+        async with self.database.transaction() as session:
+            target = await session.get(DeliveryTarget, target_id)
+            target.attempts += 1
+            target.status = "sent" if result.status == "sent" else "failed"
+            target.error = result.error
+            target.external_id = result.external_id
+            if result.status == "sent":
+                target.sent_at = self.clock()
+
+    # --- finishing ---------------------------------------------------------------------------------------
+
+    async def _finish(self, jobs: list[Job]) -> None:
+        now = self.clock()
+        paused: list[tuple[Subscription, str]] = []
+        async with self.database.transaction() as session:
+            for job in jobs:
+                delivery = await session.get(Delivery, job.delivery_id, options=[selectinload(Delivery.targets)])
+                subscription = await session.get(Subscription, job.subscription.id)
+                statuses = [t.status for t in delivery.targets]
+                errors = sorted({r.error for r in job.results.values() if r.error})
+                if statuses and all(s == "sent" for s in statuses):
+                    delivery.status = "succeeded"
+                elif any(s == "sent" for s in statuses):
+                    delivery.status = "partial"
+                else:
+                    delivery.status = "failed"
+                delivery.error = "; ".join(errors)[:2000] or None
+                delivery.finished_at = now
+                delivery.lease_expires_at = None
+                subscription.last_delivery_at = now
+                reason = next((r.pause_reason for r in job.results.values() if r.pause_reason), None)
+                if delivery.status == "failed":
+                    subscription.consecutive_failures += 1
+                    if not reason and subscription.consecutive_failures >= self.max_consecutive_failures:
+                        reason = (
+                            f"{subscription.consecutive_failures} deliveries in a row failed; last error: "
+                            f"{delivery.error or 'unknown'}"
+                        )
+                else:
+                    subscription.consecutive_failures = 0
+                if reason and subscription.enabled:
+                    subscription.enabled = False
+                    subscription.paused_reason = reason
+                    paused.append((subscription, reason))
+        for subscription, reason in paused:
+            log.warning("subscription %s paused: %s", subscription.id, reason)
+            if self.notify_paused:
+                try:
+                    await self.notify_paused(subscription, reason)
+                except Exception:  # noqa: BLE001 - telling the creator is best effort
+                    log.exception("could not tell the creator of subscription %s", subscription.id)
+
+
+def _is_transient(exc: Exception) -> bool:
+    return isinstance(exc, PostHogUnavailable | asyncio.TimeoutError | ConnectionError)

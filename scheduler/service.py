@@ -1,0 +1,137 @@
+"""The scheduler service: APScheduler's AsyncIOScheduler running our few local jobs.
+
+The schedule of record is the subscriptions table; APScheduler only drives the local loop:
+- `tick` (every SCHEDULER_POLL_SECONDS): claim due work and run it through the pipeline;
+- `housekeeping` (hourly): delete expired exported files and delivery history past its retention.
+
+Deliveries run as tasks beside the tick, each under a lease renewed while it runs. `stop()` stops claiming,
+waits for running deliveries up to a time-out, and releases the rest for another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import delete
+
+from core.db import Database
+from core.models import Delivery, ExportedAsset
+from scheduler.claiming import ClaimPolicy, claim_due_subscriptions, claim_pending_and_expired, release, renew_leases
+from scheduler.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SchedulerService:
+    def __init__(
+        self,
+        database: Database,
+        pipeline: Pipeline,
+        policy: ClaimPolicy,
+        *,
+        poll_seconds: float = 5.0,
+        retention: timedelta = timedelta(days=90),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.pipeline = pipeline
+        self.policy = policy
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        self.clock = clock
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: dict[int, asyncio.Task] = {}  # delivery id -> task
+        self._stopping = False
+        self._tick_lock = asyncio.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.tick, "interval", seconds=self.poll_seconds, id="tick", max_instances=1, coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.add_job(
+            self.renew, "interval", seconds=max(1.0, self.policy.lease.total_seconds() / 3), id="renew",
+            max_instances=1, coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.housekeeping, "interval", hours=1, id="housekeeping", max_instances=1, coalesce=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=30),
+        )
+        self._scheduler.start()
+        log.info("scheduler %s started (poll every %.1f s)", self.policy.worker_id, self.poll_seconds)
+
+    async def stop(self, timeout: float = 60.0) -> None:
+        """Stop claiming; let running deliveries finish up to `timeout`; release what is left."""
+        self._stopping = True
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        running = list(self._running.values())
+        if running:
+            log.info("waiting up to %.0f s for %d deliveries to finish", timeout, len(running))
+            _done, pending = await asyncio.wait(running, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        leftover = list(self._running)
+        if leftover:
+            await release(self.database, leftover, self.policy)
+            log.info("released %d unfinished deliveries for another process", len(leftover))
+
+    # --- jobs --------------------------------------------------------------------------------------------
+
+    async def tick(self) -> list[int]:
+        """Claim what is due now and start running it; returns the delivery ids started."""
+        if self._stopping:
+            return []
+        async with self._tick_lock:
+            now = self.clock()
+            try:
+                ids = await claim_pending_and_expired(self.database, now, self.policy)
+                ids += await claim_due_subscriptions(self.database, now, self.policy)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
+                log.exception("claiming failed; trying again at the next tick")
+                return []
+            if ids:
+                task = asyncio.create_task(self._run(ids))
+                for delivery_id in ids:
+                    self._running[delivery_id] = task
+            return ids
+
+    async def _run(self, ids: list[int]) -> None:
+        # On cancellation (stop() timed out) the ids stay in _running, so stop() releases them.
+        try:
+            await self.pipeline.run(ids)
+        except Exception:  # noqa: BLE001
+            log.exception("delivery run failed; its leases expire and another process retries it")
+        for delivery_id in ids:
+            self._running.pop(delivery_id, None)
+
+    async def renew(self) -> None:
+        if self._running:
+            await renew_leases(self.database, list(self._running), self.clock(), self.policy)
+
+    async def housekeeping(self) -> None:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            assets = await session.execute(delete(ExportedAsset).where(ExportedAsset.expires_at < now))
+            history = await session.execute(
+                delete(Delivery).where(Delivery.finished_at < now - self.retention, Delivery.status != "running")
+            )
+        log.info("housekeeping: %d expired files, %d old deliveries removed", assets.rowcount, history.rowcount)
+
+    async def drain(self) -> None:
+        """Wait until every started delivery has finished (used by `deliver`, the demo and tests)."""
+        while self._running:
+            await asyncio.gather(*set(self._running.values()), return_exceptions=True)
