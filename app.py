@@ -9,31 +9,80 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
+from pathlib import Path
 
 from core.settings import get_settings
+
+DEMO_DASHBOARD = 42
+DEMO_RECIPIENT = "team@example.com"
 
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-def build_web_app():
+def build_web_app(settings, database):
     """One aiohttp application holding every capability's routes."""
     from aiohttp import web
+
+    import bot
+    import mail
+    import render
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    render.add_routes(app)
+    mail.add_routes(app, database, settings=settings)
+    bot.add_routes(app, database=database, settings=settings)
     return app
 
 
-def _serve(args: argparse.Namespace) -> int:
+async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
+    """The web service, with the renderer and the scheduler on the same event loop, until SIGTERM/SIGINT."""
     from aiohttp import web
 
+    from core.db import Database
+    from core.migrations import require_current
+    from render import Renderer
+    from scheduler.assembly import scheduler_service
+
     settings = get_settings()
-    web.run_app(build_web_app(), host=args.host or settings.host, port=args.port or settings.port)
+    await asyncio.to_thread(require_current, settings.database_url)
+    database = Database(settings.database_url)
+    app = build_web_app(settings, database)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    logging.getLogger("app").info("listening on http://%s:%d", host, port)
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    # The local browser reaches the exporter pages on loopback; a Selenium Grid needs the public URL.
+    base_url = settings.public_url if settings.selenium_grid_url else f"http://127.0.0.1:{port}"
+    try:
+        async with Renderer(app=app, base_url=base_url) as renderer:
+            bot.attach_renderer(app, renderer)
+            if with_scheduler:
+                async with scheduler_service(settings, database, renderer=renderer) as service:
+                    service.start()
+                    await stop.wait()
+                    await service.stop(timeout=settings.shutdown_timeout_seconds)
+            else:
+                await stop.wait()
+    finally:
+        await runner.cleanup()
+        await database.dispose()
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return asyncio.run(serve(args.host or settings.host, args.port or settings.port))
 
 
 def _register_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -54,44 +103,61 @@ def _register_demo(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def run_demo() -> int:
-    """Migrate, connect the demo project, subscribe to dashboard 42 and deliver it once."""
+    """Migrate, connect the demo project, subscribe a team to dashboard 42 and deliver it once to the outbox."""
+    from sqlalchemy import select
+
     from core import migrations
     from core.db import Database
+    from core.models import Subscription
     from core.schedule_phrases import parse_schedule
-    from core.subscriptions import create_subscription, demo_connection
+    from core.subscriptions import create_subscription, demo_connection, schedule_of
     from posthog_api import DemoProject
+    from scheduler.cli import deliver_subscription_now
+    from scheduler.history import format_history
 
     settings = get_settings()
     print(f"Database: {settings.database_url}")
     await asyncio.to_thread(migrations.upgrade, settings.database_url)
 
-    source = DemoProject()
-    dashboard = await source.get_dashboard(42)
-    print(f"Dashboard {dashboard.id} '{dashboard.name}': {len(dashboard.tiles)} tiles")
-    for tile in dashboard.tiles:
-        what = f"{tile.insight.kind.value:<10} {tile.insight.name}" if tile.insight else "text"
-        print(f"  - [{tile.x},{tile.y} {tile.w}x{tile.h}] {what}")
+    async with DemoProject() as source:
+        dashboard = await source.get_dashboard(DEMO_DASHBOARD)
+    print(f"Demo project, dashboard {dashboard.id} '{dashboard.name}': {len(dashboard.tiles)} tiles")
 
     database = Database(settings.database_url)
     try:
         async with database.transaction() as session:
             connection = await demo_connection(session)
-            schedule = parse_schedule("weekly on monday at 9:00", "Europe/London")
-            subscription = await create_subscription(
-                session,
-                connection=connection,
-                content_type="dashboard",
-                content_ref=str(dashboard.id),
-                title=dashboard.name,
-                schedule=schedule,
-                target_type="email",
-                email_recipients=["team@example.com"],
-                created_by="demo",
+            subscription = await session.scalar(
+                select(Subscription).where(
+                    Subscription.connection_id == connection.id,
+                    Subscription.content_ref == str(DEMO_DASHBOARD),
+                    Subscription.target_type == "email",
+                    Subscription.deleted_at.is_(None),
+                )
             )
-        print(f"Subscription {subscription.id}: {schedule.summary()}")
-        print(f"  next delivery: {subscription.next_delivery_at:%Y-%m-%d %H:%M} UTC")
+            if subscription is None:
+                subscription = await create_subscription(
+                    session,
+                    connection=connection,
+                    content_type="dashboard",
+                    content_ref=str(DEMO_DASHBOARD),
+                    title=dashboard.name,
+                    schedule=parse_schedule("weekly on monday at 9:00", "Europe/London"),
+                    target_type="email",
+                    email_recipients=[DEMO_RECIPIENT],
+                    created_by=DEMO_RECIPIENT,
+                )
+        print(f"Subscription {subscription.id}: {schedule_of(subscription).summary()}, to {DEMO_RECIPIENT}")
+        print(f"  next scheduled delivery: {subscription.next_delivery_at:%Y-%m-%d %H:%M} UTC")
+        print("Delivering it now (rendering every tile in Chromium)...")
+        line = await deliver_subscription_now(settings, database, subscription.id)
     finally:
         await database.dispose()
+    print(format_history([line]))
+    if line.status != "succeeded":
+        return 1
+    newest = max(Path(settings.outbox_dir).glob("*.eml"), key=lambda p: p.stat().st_mtime)
+    print(f"The email is in {newest} (open it in any mail program).")
     return 0
 
 
@@ -99,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `--help` stays fast and one broken capability names itself in the traceback.
     from core import cli as core_cli
     from render import cli as render_cli
+    from scheduler import cli as scheduler_cli
 
     parser = argparse.ArgumentParser(
         prog="posthog-exports",
@@ -107,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_demo(subparsers)
-    for module in (render_cli, core_cli):
+    for module in (scheduler_cli, render_cli, core_cli):
         module.register(subparsers)
     return parser
 
@@ -117,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         level=get_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

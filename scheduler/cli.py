@@ -15,7 +15,7 @@ from core.models import Delivery, Subscription
 from core.settings import get_settings
 from scheduler.assembly import scheduler_service
 from scheduler.claiming import claim_pending_and_expired
-from scheduler.history import format_history, recent_deliveries
+from scheduler.history import DeliveryLine, format_history, recent_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -52,30 +52,35 @@ async def run_worker() -> int:
     return 0
 
 
+async def deliver_subscription_now(settings, database: Database, subscription_id: int) -> DeliveryLine | None:
+    """Record a delivery due now for one subscription and run it in this process; None if it does not exist."""
+    async with database.transaction() as session:
+        subscription = await session.get(Subscription, subscription_id)
+        if subscription is None or subscription.deleted_at is not None:
+            return None
+        delivery = Delivery(
+            subscription_id=subscription_id, scheduled_for=datetime.now(UTC), trigger="manual", status="pending"
+        )
+        session.add(delivery)
+    async with scheduler_service(settings, database) as service:
+        claimed = await claim_pending_and_expired(database, datetime.now(UTC), service.policy, only=[delivery.id])
+        await service.pipeline.run(claimed)
+    [line] = await recent_deliveries(database, delivery_id=delivery.id)
+    return line
+
+
 async def deliver_now(subscription_id: int) -> int:
-    """Record a delivery due now for one subscription and run it in this process."""
     settings = get_settings()
     database = Database(settings.database_url)
     try:
-        async with database.transaction() as session:
-            subscription = await session.get(Subscription, subscription_id)
-            if subscription is None or subscription.deleted_at is not None:
-                print(f"Subscription {subscription_id} does not exist.")
-                return 2
-            delivery = Delivery(
-                subscription_id=subscription_id, scheduled_for=datetime.now(UTC), trigger="manual", status="pending"
-            )
-            session.add(delivery)
-        async with scheduler_service(settings, database) as service:
-            claimed = await claim_pending_and_expired(
-                database, datetime.now(UTC), service.policy, only=[delivery.id]
-            )
-            await service.pipeline.run(claimed)
-        lines = await recent_deliveries(database, subscription_id=subscription_id, limit=1)
-        print(format_history(lines))
-        return 0 if lines and lines[0].status == "succeeded" else 1
+        line = await deliver_subscription_now(settings, database, subscription_id)
     finally:
         await database.dispose()
+    if line is None:
+        print(f"Subscription {subscription_id} does not exist.")
+        return 2
+    print(format_history([line]))
+    return 0 if line.status == "succeeded" else 1
 
 
 async def show_deliveries(subscription_id: int | None, limit: int) -> int:

@@ -39,7 +39,7 @@ class DeliveryLine:
 
 
 async def recent_deliveries(
-    database: Database, *, subscription_id: int | None = None, limit: int = 20
+    database: Database, *, subscription_id: int | None = None, delivery_id: int | None = None, limit: int = 20
 ) -> list[DeliveryLine]:
     statement = (
         select(Delivery)
@@ -49,6 +49,8 @@ async def recent_deliveries(
     )
     if subscription_id is not None:
         statement = statement.where(Delivery.subscription_id == subscription_id)
+    if delivery_id is not None:
+        statement = statement.where(Delivery.id == delivery_id)
     async with database.session() as session:
         deliveries = (await session.scalars(statement)).all()
     return [
