@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -21,7 +22,7 @@ DEMO_RECIPIENT = "team@example.com"
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-def build_web_app(settings, database):
+def build_web_app(settings, database, *, renderer_factory=None):
     """One aiohttp application holding every capability's routes."""
     from aiohttp import web
 
@@ -36,7 +37,7 @@ def build_web_app(settings, database):
     app.router.add_get("/healthz", healthz)
     render.add_routes(app)
     mail.add_routes(app, database, settings=settings)
-    bot.add_routes(app, database=database, settings=settings)
+    bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory)
     return app
 
 
@@ -52,7 +53,14 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     settings = get_settings()
     await asyncio.to_thread(require_current, settings.database_url)
     database = Database(settings.database_url)
-    app = build_web_app(settings, database)
+    shared: dict[str, Renderer] = {}
+
+    @contextlib.asynccontextmanager
+    async def shared_renderer():
+        # Slack previews borrow the service's renderer (and its warm browsers) instead of starting their own.
+        yield shared["renderer"]
+
+    app = build_web_app(settings, database, renderer_factory=shared_renderer)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -66,7 +74,7 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     base_url = settings.public_url if settings.selenium_grid_url else f"http://127.0.0.1:{port}"
     try:
         async with Renderer(app=app, base_url=base_url) as renderer:
-            bot.attach_renderer(app, renderer)
+            shared["renderer"] = renderer
             if with_scheduler:
                 async with scheduler_service(settings, database, renderer=renderer) as service:
                     service.start()
@@ -184,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         level=get_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for chatty in ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
