@@ -1,0 +1,245 @@
+"""PostHog REST client (aiohttp) with retries and user-facing errors.
+
+Transient failures (429, 500, 502, 503, 504, connection errors, time-outs) are retried with exponential
+backoff and jitter, honouring Retry-After. 401/403/404 map to specific errors at once, since retrying cannot
+fix them. The API key only ever travels in the Authorization header and never appears in an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from .content import Dashboard, Insight
+from .errors import (
+    PostHogAuthError,
+    PostHogError,
+    PostHogNotFound,
+    PostHogPayloadError,
+    PostHogPermissionError,
+    PostHogUnavailable,
+)
+from .normalize import normalize_dashboard, normalize_insight
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0  # never let a server park a delivery for longer than this per attempt
+MAX_BACKOFF = 30.0
+
+
+def normalize_host(host: str) -> str:
+    """ "us.posthog.com/" -> "https://us.posthog.com"; a given scheme is kept (http for self-hosted tests)."""
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = f"https://{host}"
+    return host
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped; None if absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _detail(body: bytes) -> str:
+    """PostHog's error `detail`, if the body has one, shortened for a message."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    return detail[:300] if isinstance(detail, str) else ""
+
+
+class PostHogClient:
+    """Reads insights, dashboards and the project name from one PostHog project with a personal API key."""
+
+    def __init__(
+        self,
+        host: str,
+        project_id: int,
+        api_key: str,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.host = normalize_host(host)
+        self.project_id = project_id
+        self._api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self._session = session
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:  # no key in logs
+        return f"PostHogClient(host={self.host!r}, project_id={self.project_id})"
+
+    async def __aenter__(self) -> PostHogClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    # ------------------------------------------------------------ public API
+
+    async def check_access(self) -> str:
+        """The project's name; raises PostHogAuthError/PermissionError/NotFound when the key cannot read it."""
+        data = await self._get_json(f"/api/projects/{self.project_id}/", {}, f"project {self.project_id}")
+        if not isinstance(data, dict):
+            raise PostHogPayloadError(f"PostHog at {self.host} returned an unexpected answer for the project.")
+        name = data.get("name")
+        return name if isinstance(name, str) and name else f"Project {self.project_id}"
+
+    async def get_insight_payload(self, ref: int | str, *, refresh: bool = True) -> dict[str, Any]:
+        """The raw insight payload, by numeric id or short id."""
+        params = {"refresh": "blocking"} if refresh else {}
+        base = f"/api/projects/{self.project_id}/insights/"
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
+            data = await self._get_json(f"{base}{int(ref)}/", params, f"insight {ref}")
+        else:
+            listing = await self._get_json(base, {**params, "short_id": ref}, f"insight {ref}")
+            results = listing.get("results") if isinstance(listing, dict) else None
+            if not isinstance(results, list):
+                raise PostHogPayloadError(
+                    f"PostHog at {self.host} returned an unexpected answer when looking up insight {ref}."
+                )
+            if not results:
+                raise PostHogNotFound(
+                    f"Insight {ref} was not found in project {self.project_id} on {self.host}.", status=404
+                )
+            data = results[0]
+        if not isinstance(data, dict):
+            raise PostHogPayloadError(f"PostHog at {self.host} returned something other than insight {ref}.")
+        return data
+
+    async def get_insight(self, ref: int | str, *, refresh: bool = True) -> Insight:
+        payload = await self.get_insight_payload(ref, refresh=refresh)
+        return normalize_insight(payload, base_url=self.host, project_id=self.project_id)
+
+    async def get_dashboard_payload(self, dashboard_id: int, *, refresh: bool = True) -> dict[str, Any]:
+        params = {"refresh": "blocking"} if refresh else {}
+        path = f"/api/projects/{self.project_id}/dashboards/{int(dashboard_id)}/"
+        data = await self._get_json(path, params, f"dashboard {dashboard_id}")
+        if not isinstance(data, dict):
+            raise PostHogPayloadError(f"PostHog at {self.host} returned something other than dashboard {dashboard_id}.")
+        return data
+
+    async def get_dashboard(self, dashboard_id: int, *, refresh: bool = True) -> Dashboard:
+        payload = await self.get_dashboard_payload(dashboard_id, refresh=refresh)
+        return normalize_dashboard(payload, base_url=self.host, project_id=self.project_id)
+
+    # ------------------------------------------------------------ transport
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads retries from many workers hitting the same PostHog at once.
+        ceiling = min(MAX_BACKOFF, self.backoff_base * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _get_json(self, path: str, params: dict[str, str], what: str) -> Any:
+        """GET with retries; `what` names the object in messages ("insight 12", "dashboard 42")."""
+        url = f"{self.host}{path}"
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
+        last_problem = ""
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            wait: float | None = None
+            try:
+                async with self._get_session().get(
+                    url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as response:
+                    body = await response.read()
+                    status = response.status
+                    if status < 400:
+                        return self._decode(body, what)
+                    if status not in RETRY_STATUSES:
+                        raise self._status_error(status, body, what)
+                    last_problem = f"HTTP {status}"
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+            except TimeoutError:
+                last_problem = f"no answer within {self.timeout:g} s"
+            except aiohttp.ClientError as exc:
+                last_problem = f"connection failed: {type(exc).__name__}"
+            if attempt + 1 < attempts:
+                await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
+        status = int(last_problem[5:]) if last_problem.startswith("HTTP ") else None
+        if status == 429:
+            message = (
+                f"PostHog at {self.host} is rate limiting this API key (HTTP 429 on {attempts} attempts "
+                f"for {what}). Try again in a few minutes."
+            )
+        else:
+            message = (
+                f"PostHog at {self.host} is unavailable ({last_problem}, {attempts} attempts for "
+                f"{what}). Try again later."
+            )
+        raise PostHogUnavailable(self._redact(message), status=status)
+
+    def _decode(self, body: bytes, what: str) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise PostHogPayloadError(
+                f"PostHog at {self.host} returned a response that is not valid JSON for {what}."
+            ) from None
+
+    def _status_error(self, status: int, body: bytes, what: str) -> PostHogError:
+        detail = _detail(body)
+        if status == 401:
+            message = (
+                f"The PostHog API key was rejected by {self.host} (HTTP 401). Check that it is a personal API "
+                "key that has not been revoked."
+            )
+            return PostHogAuthError(self._redact(message), status=status)
+        if status == 403:
+            message = (
+                f"The PostHog API key may not read {what} in project {self.project_id} on {self.host} "
+                "(HTTP 403). Give the key access to this project and the insight:read, dashboard:read and "
+                "project:read scopes."
+            )
+            return PostHogPermissionError(self._redact(message), status=status)
+        if status == 404:
+            where = f"on {self.host}" if what.startswith("project") else f"in project {self.project_id} on {self.host}"
+            return PostHogNotFound(self._redact(f"{what[:1].upper()}{what[1:]} was not found {where}."), status=status)
+        suffix = f": {detail}" if detail else "."
+        message = f"PostHog at {self.host} refused the request for {what} (HTTP {status}){suffix}"
+        return PostHogError(self._redact(message), status=status)
+
+    def _redact(self, message: str) -> str:
+        # Belt and braces: server-supplied detail text could echo the key back.
+        return message.replace(self._api_key, "***") if self._api_key else message

@@ -1,0 +1,54 @@
+"""PostHog date ranges ("-7d", "dStart", "2022-03-08") in the words PostHog's date picker shows."""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_DATE_FROM = "-7d"  # what PostHog uses when an insight has no date range
+
+# Pairs PostHog's date picker names (frontend `dateMapping`).
+_NAMED: dict[tuple[str, str | None], str] = {
+    ("dStart", None): "Today",
+    ("dStart", "dEnd"): "Today",
+    ("-1dStart", "-1dEnd"): "Yesterday",
+    ("mStart", None): "Month to date",
+    ("-1mStart", "-1mEnd"): "Previous month",
+    ("yStart", None): "Year to date",
+    ("all", None): "All time",
+}
+
+_UNITS = {"h": "hour", "d": "day", "w": "week", "m": "month", "q": "quarter", "y": "year"}
+_RELATIVE = re.compile(r"^-(\d{1,6})([hdwmqy])$")
+_RELATIVE_EDGE = re.compile(r"^-(\d{1,6})([hdwmqy])(Start|End)$")
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _point(value: str) -> str:
+    """One end of a range in words: an ISO date, "7 days ago", "today"."""
+    if value in ("dStart", "dEnd"):
+        return "today"
+    if m := _RELATIVE.match(value):
+        return f"{_plural(int(m[1]), _UNITS[m[2]])} ago"
+    if m := _RELATIVE_EDGE.match(value):
+        return f"{_plural(int(m[1]), _UNITS[m[2]])} ago"
+    if m := _ISO.match(value):
+        date, time = m[1], m[2]
+        return date if time in (None, "00:00") else f"{date} {time}"
+    return value
+
+
+def describe_date_range(date_from: object, date_to: object = None) -> str:
+    """Human words for a PostHog date range; a missing `date_from` means PostHog's default, last 7 days."""
+    start = date_from.strip() if isinstance(date_from, str) and date_from.strip() else DEFAULT_DATE_FROM
+    end = date_to.strip() if isinstance(date_to, str) and date_to.strip() else None
+    if (start, end) in _NAMED:
+        return _NAMED[(start, end)]
+    if end is None:
+        if m := _RELATIVE.match(start):
+            return f"Last {_plural(int(m[1]), _UNITS[m[2]])}"
+        return f"Since {_point(start)}"
+    return f"From {_point(start)} to {_point(end)}"

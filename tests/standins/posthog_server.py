@@ -1,0 +1,172 @@
+"""A stand-in PostHog HTTP server for tests: a real aiohttp server on 127.0.0.1, port 0.
+
+It serves the few endpoints the client uses from plain dicts, checks the Bearer key like PostHog (401 when it
+is wrong), answers 403 for other projects, records every request, and can be scripted to misbehave per path
+(a status N times, a malformed body, a delay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    at: float  # time.monotonic() when the request arrived
+
+
+@dataclass(slots=True)
+class Fault:
+    """How to answer the next `times` requests for one path instead of serving it normally."""
+
+    times: int = 1
+    status: int = 503
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # raw body; None means a small JSON error like PostHog's
+    delay: float = 0.0  # seconds to wait before answering (a slow server)
+    then_serve: bool = False  # after the delay, serve the real answer (for time-outs)
+
+
+class PostHogStandIn:
+    def __init__(
+        self,
+        *,
+        api_key: str = "phx_standin_secret_key_123",
+        project_id: int = 2,
+        project_name: str = "Acme",
+    ) -> None:
+        self.api_key = api_key
+        self.project_id = project_id
+        self.project_name = project_name
+        self.insights: dict[int, dict[str, Any]] = {}
+        self.dashboards: dict[int, dict[str, Any]] = {}
+        self.requests: list[RecordedRequest] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------ scripting
+
+    def add_insight(self, payload: dict[str, Any]) -> None:
+        self.insights[payload["id"]] = payload
+
+    def add_dashboard(self, payload: dict[str, Any]) -> None:
+        self.dashboards[payload["id"]] = payload
+
+    def fail(
+        self,
+        path: str,
+        *,
+        status: int = 503,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        delay: float = 0.0,
+        then_serve: bool = False,
+    ) -> None:
+        """Answer the next `times` requests for `path` (no query string) with this fault; queued in order."""
+        fault = Fault(times, status, dict(headers or {}), body, delay, then_serve)
+        self._faults.setdefault(path, []).append(fault)
+
+    def insight_path(self, insight_id: int | None = None) -> str:
+        base = f"/api/projects/{self.project_id}/insights/"
+        return base if insight_id is None else f"{base}{insight_id}/"
+
+    def dashboard_path(self, dashboard_id: int) -> str:
+        return f"/api/projects/{self.project_id}/dashboards/{dashboard_id}/"
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/api/projects/{pid}/", self._project)
+        app.router.add_get("/api/projects/{pid}/insights/", self._insight_list)
+        app.router.add_get("/api/projects/{pid}/insights/{iid}/", self._insight)
+        app.router.add_get("/api/projects/{pid}/dashboards/{did}/", self._dashboard)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------ handlers
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.query),
+                request.headers.get("Authorization"),
+                time.monotonic(),
+            )
+        )
+        queue = self._faults.get(request.path)
+        if queue:
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if not fault.then_serve:
+                body = (
+                    fault.body
+                    if fault.body is not None
+                    else json.dumps({"type": "server_error", "detail": f"Scripted fault {fault.status}"}).encode()
+                )
+                return web.Response(
+                    status=fault.status, body=body, headers=fault.headers, content_type="application/json"
+                )
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "authentication_error", "Personal API key found in request is invalid.")
+        if request.match_info.get("pid") != str(self.project_id):
+            return _error(403, "authentication_error", "You don't have access to the project.")
+        return await handler(request)
+
+    async def _project(self, request: web.Request) -> web.Response:
+        return web.json_response({"id": self.project_id, "name": self.project_name})
+
+    async def _insight_list(self, request: web.Request) -> web.Response:
+        short_id = request.query.get("short_id")
+        found = [i for i in self.insights.values() if short_id is None or i.get("short_id") == short_id]
+        return web.json_response({"next": None, "previous": None, "results": found})
+
+    async def _insight(self, request: web.Request) -> web.Response:
+        iid = request.match_info["iid"]
+        payload = self.insights.get(int(iid)) if iid.isdigit() else None
+        if payload is None:
+            return _error(404, "invalid_request", "Not found.")
+        return web.json_response(payload)
+
+    async def _dashboard(self, request: web.Request) -> web.Response:
+        did = request.match_info["did"]
+        payload = self.dashboards.get(int(did)) if did.isdigit() else None
+        if payload is None:
+            return _error(404, "invalid_request", "Not found.")
+        return web.json_response(payload)
+
+
+def _error(status: int, kind: str, detail: str) -> web.Response:
+    return web.json_response({"type": kind, "code": "error", "detail": detail, "attr": None}, status=status)
