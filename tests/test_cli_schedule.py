@@ -14,7 +14,9 @@ def _app(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_weekly_in_london_keeps_nine_local_across_the_clock_change() -> None:
-    result = _app("schedule", "weekly on monday at 9:00", "--tz", "Europe/London", "--from", "2026-03-20", "--count", "3")
+    result = _app(
+        "schedule", "weekly on monday at 9:00", "--tz", "Europe/London", "--from", "2026-03-20", "--count", "3"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "every Monday at 09:00 (Europe/London)"
