@@ -1,0 +1,84 @@
+"""Removing one recipient from subscriptions (and putting them back), as an unsubscribe link asks.
+
+Addresses compare case-insensitively. A subscription left without recipients is disabled with a reason that
+says so; putting a recipient back re-enables only a subscription that was disabled for that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import Subscription
+from core.subscriptions import apply_schedule, schedule_of
+
+NO_RECIPIENTS_REASON = "Every email recipient unsubscribed"
+
+
+@dataclass(slots=True)
+class Found:
+    id: int
+    title: str
+    subscribed: bool  # the address is currently a recipient
+    enabled: bool
+
+
+def _has(subscription: Subscription, address: str) -> bool:
+    return any(str(r).casefold() == address.casefold() for r in subscription.email_recipients or [])
+
+
+def _summary(subscription: Subscription, address: str) -> Found:
+    title = subscription.title or f"{subscription.content_type.capitalize()} {subscription.content_ref}"
+    return Found(subscription.id, title, _has(subscription, address), subscription.enabled)
+
+
+async def _load(session, ids: list[int], *, lock: bool) -> list[Subscription]:
+    query = (
+        select(Subscription)
+        .where(Subscription.id.in_(ids), Subscription.target_type == "email", Subscription.deleted_at.is_(None))
+        .order_by(Subscription.id)
+    )
+    if lock:
+        query = query.with_for_update()  # two clicks at once must not lose a concurrent edit of the list
+    return list((await session.scalars(query)).all())
+
+
+async def look_up(database: Database, ids: list[int], address: str) -> list[Found]:
+    async with database.session() as session:
+        return [_summary(s, address) for s in await _load(session, ids, lock=False)]
+
+
+async def remove_recipient(database: Database, ids: list[int], address: str) -> list[Found]:
+    """Remove `address` from each subscription; idempotent. Returns the subscriptions found."""
+    async with database.transaction() as session:
+        subscriptions = await _load(session, ids, lock=True)
+        for subscription in subscriptions:
+            if not _has(subscription, address):
+                continue
+            remaining = [r for r in subscription.email_recipients if str(r).casefold() != address.casefold()]
+            subscription.email_recipients = remaining  # a new list: JSON columns do not track in-place edits
+            if not remaining and subscription.enabled:
+                subscription.enabled = False
+                subscription.paused_reason = f"{NO_RECIPIENTS_REASON} (the last was {address})."
+        return [_summary(s, address) for s in subscriptions]
+
+
+async def restore_recipient(database: Database, ids: list[int], address: str) -> list[Found]:
+    """Undo `remove_recipient`; idempotent."""
+    async with database.transaction() as session:
+        subscriptions = await _load(session, ids, lock=True)
+        for subscription in subscriptions:
+            if _has(subscription, address):
+                continue
+            subscription.email_recipients = [*(subscription.email_recipients or []), address]
+            if not subscription.enabled and (subscription.paused_reason or "").startswith(NO_RECIPIENTS_REASON):
+                subscription.enabled = True
+                subscription.paused_reason = None
+                # Start from now, as any resume does: occurrences missed while disabled are not caught up.
+                try:
+                    apply_schedule(subscription, schedule_of(subscription))
+                except ValueError:  # a stored schedule that no longer validates: the scheduler reports it
+                    pass
+        return [_summary(s, address) for s in subscriptions]
