@@ -1,0 +1,315 @@
+"""A pool of long-lived Chromium sessions that turn exporter pages into PNG bytes.
+
+Each session keeps one warm page (the "shell") with plotly.js already parsed. A render asks that page to
+fetch a page spec from our server and draw it, waits for the page's readiness flag, measures the content and
+captures exactly that rectangle through DevTools. WebDriver is blocking, so sessions run in worker threads;
+the public API is async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+from selenium.webdriver.support.ui import WebDriverWait
+
+from .errors import BrowserCrashed, RenderError, RenderTimeout
+
+log = logging.getLogger(__name__)
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--disable-extensions",
+    "--mute-audio",
+    "--force-color-profile=srgb",
+    "--window-size=1200,900",
+]
+WAIT_SLICE_MS = 250  # one readiness long-poll inside the page; WebDriverWait repeats it until the time-out
+START_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    base_url: str  # where the browser reaches our exporter routes, e.g. http://127.0.0.1:8123
+    size: int = 2
+    chromium_path: str = "/usr/bin/chromium"
+    chromedriver_path: str = "/usr/bin/chromedriver"
+    grid_url: str = ""
+    recycle_after: int = 200
+
+
+@dataclass(slots=True)
+class Capture:
+    """The PNG of the whole page and, when asked, of every tile (by tile key, in page order)."""
+
+    full: bytes
+    tiles: dict[str, bytes] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # tiles that drew an explicit error card
+
+
+class BrowserSession:
+    """One Chromium with its warm shell page. Used by one thread at a time."""
+
+    def __init__(self, config: PoolConfig, shell_path: str) -> None:
+        self.config = config
+        self.renders = 0
+        self.broken = False
+        self._quit = False
+        self._shell_url = config.base_url.rstrip("/") + shell_path
+        self._metrics: tuple[int, float] | None = None
+        self._profile_dir = None if config.grid_url else tempfile.mkdtemp(prefix="posthog-exports-chromium-")
+        self.driver = self._start_driver()
+        try:
+            self._load_shell()
+        except Exception:
+            self.quit()
+            raise
+
+    def _start_driver(self) -> webdriver.Remote:
+        options = Options()
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        if self.config.grid_url:
+            executor = ChromiumRemoteConnection(self.config.grid_url, "goog", "chrome")
+            return webdriver.Remote(command_executor=executor, options=options)
+        options.binary_location = self.config.chromium_path
+        options.add_argument(f"--user-data-dir={self._profile_dir}")
+        # Giving the driver's path keeps Selenium Manager from running (it would try to download one).
+        return webdriver.Chrome(service=Service(self.config.chromedriver_path), options=options)
+
+    def _load_shell(self) -> None:
+        self.driver.set_script_timeout(WAIT_SLICE_MS / 1000 + 30)
+        self.driver.set_page_load_timeout(START_TIMEOUT_SECONDS)
+        self.driver.get(self._shell_url)
+        WebDriverWait(self.driver, START_TIMEOUT_SECONDS, poll_frequency=0.02).until(
+            lambda d: d.execute_script("return !!(window.Plotly && window.exporter)")
+        )
+
+    @property
+    def chromedriver_pid(self) -> int | None:
+        service = getattr(self.driver, "service", None)
+        process = getattr(service, "process", None)
+        return process.pid if process else None
+
+    def cdp(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.driver.execute("executeCdpCommand", {"cmd": command, "params": params})["value"]
+
+    def render(self, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool) -> Capture:
+        """Draw the spec at `spec_url` (absolute) and capture it. Raises RenderTimeout / RenderError."""
+        self.renders += 1
+        if self._metrics != (width, scale):
+            self.cdp(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": 900, "deviceScaleFactor": scale, "mobile": False},
+            )
+            self._metrics = (width, scale)
+        self.driver.execute_script("window.exporter.start(arguments[0])", spec_url)
+        flag = self._wait_ready(timeout)
+        if isinstance(flag, str) and flag.startswith("failed:"):
+            raise RenderError(f"The export page could not be drawn: {flag.removeprefix('failed:')}")
+        errors = flag.removeprefix("error:").split(",") if isinstance(flag, str) else []
+        size = self.driver.execute_script("return window.exporter.measure()")
+        page_width = max(width, int(size["width"]))
+        full = self._capture(0, 0, page_width, int(size["height"]))
+        capture = Capture(full=full, errors=errors)
+        if with_tiles:
+            for tile in size["tiles"]:
+                capture.tiles[tile["key"]] = self._capture(tile["x"], tile["y"], tile["width"], tile["height"])
+        return capture
+
+    def _wait_ready(self, timeout: float) -> object:
+        def ready(driver: webdriver.Remote) -> object:
+            # A long-poll inside the page: returns as soon as the flag is set, or after one slice.
+            return driver.execute_async_script(
+                "window.exporter.waitReady(arguments[0]).then(arguments[arguments.length - 1]);",
+                WAIT_SLICE_MS,
+            )
+
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.001).until(ready)
+        except TimeoutException:
+            # The page may be stuck in any state: this session is replaced before its next render.
+            self.broken = True
+            try:
+                pending = self.driver.execute_script("return window.exporter.pending()")
+            except Exception:  # a page too stuck to answer: nothing on it can be trusted
+                pending = []
+            raise RenderTimeout(f"not ready after {timeout:g}s", tiles=list(pending)) from None
+
+    def _capture(self, x: float, y: float, width: float, height: float) -> bytes:
+        result = self.cdp(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "clip": {"x": x, "y": y, "width": width, "height": height, "scale": 1},
+                "captureBeyondViewport": True,
+                "fromSurface": True,
+                "optimizeForSpeed": True,
+            },
+        )
+        return base64.b64decode(result["data"])
+
+    def quit(self) -> None:
+        if self._quit:
+            return
+        self._quit = True
+        try:
+            self.driver.quit()
+        except Exception as exc:  # a crashed browser cannot say goodbye; the service is stopped anyway
+            log.debug("quitting a browser session failed: %s", exc)
+            service = getattr(self.driver, "service", None)
+            if service is not None:
+                try:
+                    service.stop()
+                except Exception:
+                    pass
+        if self._profile_dir:
+            shutil.rmtree(self._profile_dir, ignore_errors=True)
+
+
+class BrowserPool:
+    """N warm sessions; a render takes an idle one, and crashed or worn-out sessions are replaced."""
+
+    def __init__(self, config: PoolConfig, shell_path: str) -> None:
+        self.config = config
+        self._shell_path = shell_path
+        self._idle: asyncio.Queue[BrowserSession] = asyncio.Queue()
+        self._sessions: list[BrowserSession] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._background: set[asyncio.Future[None]] = set()
+
+    @property
+    def sessions(self) -> list[BrowserSession]:
+        with self._lock:
+            return list(self._sessions)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sessions = await asyncio.gather(
+            *(asyncio.to_thread(self._new_session) for _ in range(self.config.size)), return_exceptions=True
+        )
+        failures = [s for s in sessions if isinstance(s, BaseException)]
+        if failures:
+            await self.close()
+            raise BrowserCrashed(f"Chromium could not start: {failures[0]}") from failures[0]
+        for session in sessions:
+            assert isinstance(session, BrowserSession)
+            self._idle.put_nowait(session)
+
+    async def render(
+        self, spec_url: str, *, width: int, scale: float, timeout: float, with_tiles: bool = False
+    ) -> Capture:
+        if self._closed:
+            raise RenderError("The renderer is closed.")
+        session = await self._idle.get()
+        # The worker thread hands the session back itself, so a cancelled caller never leaks one.
+        return await asyncio.to_thread(self._render_in_thread, session, spec_url, width, scale, timeout, with_tiles)
+
+    def _render_in_thread(
+        self, session: BrowserSession, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool
+    ) -> Capture:
+        try:
+            if session.broken:
+                session = self._replace_or_fail(session)
+            try:
+                return session.render(spec_url, width, scale, timeout, with_tiles)
+            except RenderError:
+                raise
+            except Exception as exc:
+                # A dead session (browser killed, driver gone): replace it and try once more.
+                log.warning("browser session failed (%s); replacing it and retrying once", exc)
+                session = self._replace_or_fail(session)
+                try:
+                    return session.render(spec_url, width, scale, timeout, with_tiles)
+                except RenderError:
+                    raise
+                except Exception as retry_exc:
+                    session.broken = True
+                    raise BrowserCrashed(f"The browser failed twice while rendering: {retry_exc}") from retry_exc
+        finally:
+            self._hand_back(session)
+
+    def _hand_back(self, session: BrowserSession) -> None:
+        assert self._loop is not None
+        if self._closed:
+            session.quit()
+        elif session.broken or session.renders >= self.config.recycle_after:
+            # Replaced in the background, so neither this caller nor the next waits for a browser start.
+            self._loop.call_soon_threadsafe(self._spawn_replacement, session)
+        else:
+            self._loop.call_soon_threadsafe(self._idle.put_nowait, session)
+
+    def _spawn_replacement(self, old: BrowserSession) -> None:
+        task = asyncio.ensure_future(asyncio.to_thread(self._replacement, old))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _replacement(self, old: BrowserSession) -> None:
+        try:
+            session = self._replace(old)
+        except Exception as exc:
+            # Back in the queue still broken: the next render that takes it tries again.
+            log.warning("could not replace a browser session: %s", exc)
+            session = old
+        assert self._loop is not None
+        if self._closed:
+            session.quit()
+        else:
+            self._loop.call_soon_threadsafe(self._idle.put_nowait, session)
+
+    def _new_session(self) -> BrowserSession:
+        session = BrowserSession(self.config, self._shell_path)
+        with self._lock:
+            self._sessions.append(session)
+        return session
+
+    def _replace_or_fail(self, old: BrowserSession) -> BrowserSession:
+        try:
+            return self._replace(old)
+        except Exception as exc:
+            raise BrowserCrashed(f"Chromium could not start: {exc}") from exc
+
+    def _replace(self, old: BrowserSession) -> BrowserSession:
+        """Quit `old` and start a new session; if that fails, `old` stays marked broken for a later try."""
+        old.broken = True
+        with self._lock:
+            if old in self._sessions:
+                self._sessions.remove(old)
+        old.quit()
+        return self._new_session()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        sessions = self.sessions
+        with self._lock:
+            self._sessions.clear()
+        await asyncio.gather(*(asyncio.to_thread(s.quit) for s in sessions))
+
+
+def default_pool_size(configured: int) -> int:
+    return configured if configured > 0 else max(1, min(os.cpu_count() or 1, 4))

@@ -1,0 +1,140 @@
+"""The `render` command: an insight or a dashboard to PNG files, from PostHog (the demo project by default)
+or from a JSON payload saved from PostHog's API.
+
+    render insight 1001 -o signups.png
+    render insight dm-pgvw -o out/
+    render dashboard 42 -o out/
+    render --from-file payload.json -o out.png      (an insight or a dashboard payload, detected)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.settings import get_settings
+from posthog_api.content import Dashboard, Insight
+
+from .errors import RenderError
+from .renderer import Renderer
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "render",
+        help="render an insight or a dashboard to PNG",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("kind", nargs="?", choices=["insight", "dashboard"], help="what to render")
+    parser.add_argument("ref", nargs="?", help="insight id or short id, or dashboard id")
+    parser.add_argument("--from-file", type=Path, metavar="PAYLOAD.json", help="a PostHog API payload to render")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="PNG file, or a folder (a dashboard always needs one)"
+    )
+    parser.add_argument("--width", type=int, help="CSS width in pixels (insight default 1000, dashboard 1200)")
+    parser.add_argument("--scale", type=float, help="device scale factor: 1 or 2 (default 2)")
+    parser.set_defaults(func=handle)
+    return parser
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        written = asyncio.run(_run(args))
+    except _UsageError as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 2
+    except (RenderError, OSError) as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from posthog_api.errors import PostHogError
+
+        if isinstance(exc, PostHogError):
+            print(f"render: {exc}", file=sys.stderr)
+            return 1
+        raise
+    for path in written:
+        print(path)
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+async def _run(args: argparse.Namespace) -> list[Path]:
+    content = await _load(args)
+    async with Renderer(pool_size=1) as renderer:
+        if isinstance(content, Insight):
+            png = await renderer.render_insight(content, width=args.width, scale=args.scale)
+            target = _insight_target(args.output, content)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(png)
+            return [target]
+        images = await renderer.render_dashboard(content, width=args.width, scale=args.scale)
+    folder = args.output
+    if folder.suffix.lower() == ".png":
+        raise _UsageError("a dashboard renders to several images: give a folder to -o, e.g. -o out/")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / f"dashboard-{content.id}.png"]
+    written[0].write_bytes(images.full)
+    for tile, png in images.tiles:
+        path = folder / f"dashboard-{content.id}-tile-{tile.id}.png"
+        path.write_bytes(png)
+        written.append(path)
+    return written
+
+
+def _insight_target(output: Path, insight: Insight) -> Path:
+    if output.is_dir() or str(output).endswith(("/", "\\")) or not output.suffix:
+        return output / f"insight-{insight.short_id or insight.id}.png"
+    return output
+
+
+async def _load(args: argparse.Namespace) -> Insight | Dashboard:
+    # Imported here: fetching content is this command's job, not the renderer's.
+    from posthog_api import normalize_dashboard, normalize_insight, open_source
+
+    if args.from_file is not None:
+        if args.kind or args.ref:
+            raise _UsageError("give either --from-file or `insight|dashboard ID`, not both")
+        try:
+            payload = json.loads(args.from_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise _UsageError(f"{args.from_file} is not JSON: {exc}") from None
+        if isinstance(payload, dict) and isinstance(payload.get("tiles"), list):
+            return normalize_dashboard(payload)
+        return normalize_insight(payload)
+    if not args.kind or not args.ref:
+        raise _UsageError("say what to render: `render insight ID -o out.png` or `render dashboard ID -o DIR/`")
+    settings = get_settings()
+    source = open_source(
+        host=settings.posthog_host,
+        project_id=settings.posthog_project_id,
+        api_key=settings.posthog_api_key,
+        timeout=settings.posthog_timeout_seconds,
+        max_retries=settings.posthog_max_retries,
+    )
+    async with source:
+        if args.kind == "insight":
+            return await source.get_insight(args.ref)
+        if not args.ref.isdigit():
+            raise _UsageError(f"a dashboard id is a number, not {args.ref!r}")
+        return await source.get_dashboard(int(args.ref))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command on its own: `python -m render.cli insight 1001 -o out.png`."""
+    parser = argparse.ArgumentParser(prog="render")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["render", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""`Renderer`: insights and dashboards in, PNG bytes out, through the exporter routes and the browser pool."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+
+from aiohttp import web
+
+from core.settings import Settings, get_settings
+from posthog_api.content import Dashboard, Insight, Tile
+
+from .browser_pool import BrowserPool, Capture, PoolConfig, default_pool_size
+from .errors import RenderError, RenderTimeout
+from .pages import ExporterPage, dashboard_page, insight_page, tile_key
+from .routes import PAGE_STORE, SHELL_PATH, add_routes, spec_url
+from .store import PageStore
+from .theme import DEFAULT_DASHBOARD_WIDTH, MAX_PAGE_WIDTH
+
+log = logging.getLogger(__name__)
+
+MIN_WIDTH = 320
+
+
+@dataclass(slots=True)
+class DashboardImages:
+    full: bytes
+    tiles: list[tuple[Tile, bytes]]  # one image per tile, in layout order
+
+
+class Renderer:
+    """Renders through its own loopback web server, or through `app` when the service already runs one.
+
+    Use as an async context manager. Given an `app`, call `add_routes(app)` before the app starts and pass
+    the `base_url` where the browser reaches that app.
+    """
+
+    def __init__(
+        self,
+        *,
+        app: web.Application | None = None,
+        base_url: str | None = None,
+        settings: Settings | None = None,
+        pool_size: int | None = None,
+        timeout_seconds: float | None = None,
+        recycle_after: int | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._app = app
+        self._base_url = base_url
+        self._pool_size = default_pool_size(pool_size if pool_size is not None else self.settings.render_pool_size)
+        self.timeout_seconds = timeout_seconds or self.settings.render_timeout_seconds
+        self._recycle_after = recycle_after or self.settings.render_recycle_after
+        self._runner: web.AppRunner | None = None
+        self._store: PageStore | None = None
+        self.pool: BrowserPool | None = None
+
+    async def __aenter__(self) -> Renderer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._app is None:
+            app = web.Application()
+            self._store = add_routes(app)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._base_url = f"http://127.0.0.1:{port}"
+        else:
+            if PAGE_STORE not in self._app:
+                raise RuntimeError("Call render.add_routes(app) before creating a Renderer on that app.")
+            self._store = self._app[PAGE_STORE]
+            if self._base_url is None:
+                self._base_url = self.settings.public_url
+        config = PoolConfig(
+            base_url=self._base_url or "",
+            size=self._pool_size,
+            chromium_path=self.settings.chromium_path,
+            chromedriver_path=self.settings.chromedriver_path,
+            grid_url=self.settings.selenium_grid_url,
+            recycle_after=self._recycle_after,
+        )
+        self.pool = BrowserPool(config, SHELL_PATH)
+        try:
+            await self.pool.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def store(self) -> PageStore:
+        """Pages waiting to be drawn, by token (also served as whole documents at `routes.page_url`)."""
+        if self._store is None:
+            raise RuntimeError("The renderer has not started.")
+        return self._store
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("The renderer has not started.")
+        return self._base_url
+
+    async def render_insight(self, insight: Insight, *, width: int | None = None, scale: float | None = None) -> bytes:
+        page = insight_page(insight, self._width(width, self.settings.render_width))
+        capture = await self.render_page(page, scale=scale)
+        return capture.full
+
+    async def render_dashboard(
+        self, dashboard: Dashboard, *, width: int | None = None, scale: float | None = None
+    ) -> DashboardImages:
+        page = dashboard_page(dashboard, self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width)))
+        capture = await self.render_page(page, scale=scale, with_tiles=True)
+        ordered = sorted(dashboard.tiles, key=lambda t: (t.y, t.x))
+        tiles = [(tile, capture.tiles[tile_key(tile)]) for tile in ordered if tile_key(tile) in capture.tiles]
+        if len(tiles) != len(ordered):
+            raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
+        return DashboardImages(full=capture.full, tiles=tiles)
+
+    async def render_page(
+        self,
+        page: ExporterPage,
+        *,
+        scale: float | None = None,
+        with_tiles: bool = False,
+        timeout_seconds: float | None = None,
+    ) -> Capture:
+        """Render an exporter page; the lower-level step behind `render_insight` and `render_dashboard`."""
+        if self.pool is None or self._store is None:
+            raise RuntimeError("The renderer has not started; use `async with Renderer() as renderer`.")
+        scale = self._scale(scale)
+        timeout = timeout_seconds or self.timeout_seconds
+        token = self._store.put(page)
+        try:
+            capture = await self.pool.render(
+                self.base_url + spec_url(token),
+                width=page.width,
+                scale=scale,
+                timeout=timeout,
+                with_tiles=with_tiles,
+            )
+        except RenderTimeout as exc:
+            names = ", ".join(f'{key} ("{page.tiles.get(key, key)}")' for key in exc.tiles) or "the page"
+            raise RenderTimeout(
+                f'"{page.title}" was not ready after {timeout:g}s; still drawing: {names}',
+                tiles=exc.tiles,
+            ) from None
+        finally:
+            self._store.discard(token)
+        for key in capture.errors:
+            log.warning('"%s": %s drew an error card instead of its chart', page.title, page.tiles.get(key, key))
+        return capture
+
+    def _width(self, width: int | None, default: int) -> int:
+        width = width or default
+        if not MIN_WIDTH <= width <= MAX_PAGE_WIDTH:
+            raise RenderError(f"Width must be between {MIN_WIDTH} and {MAX_PAGE_WIDTH} pixels, not {width}.")
+        return width
+
+    def _scale(self, scale: float | None) -> float:
+        scale = scale or self.settings.render_scale
+        if not 0.5 <= scale <= 4:
+            raise RenderError(f"Scale must be between 0.5 and 4, not {scale:g}.")
+        return scale
