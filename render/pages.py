@@ -103,8 +103,10 @@ class _PlacedTile:
     text_html: str
 
 
-def dashboard_page(dashboard: Dashboard, width: int) -> ExporterPage:
-    placed = _place(dashboard.tiles, width)
+def dashboard_page(dashboard: Dashboard, width: int, *, stacked: bool = False) -> ExporterPage:
+    """The dashboard on PostHog's grid; `stacked` puts every tile full width in one column, so that each tile's
+    image has the same width and text size (what a Slack thread or an email shows one after another)."""
+    placed = _place(dashboard.tiles, width, stacked=stacked)
     charts: list[dict[str, Any]] = []
     for item in placed:
         if item.view is not None:
@@ -126,9 +128,9 @@ def _charts(view: InsightView, key: str, chart_id: str) -> list[dict[str, Any]]:
     return [{"id": chart_id, "tile": key, "data": view.chart.data, "layout": view.chart.layout}]
 
 
-def _place(tiles: list[Tile], width: int) -> list[_PlacedTile]:
+def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_PlacedTile]:
     """Tiles on the 12-column grid, compacted upwards as PostHog's grid does, in layout order."""
-    narrow = width < NARROW_DASHBOARD
+    narrow = stacked or width < NARROW_DASHBOARD
     column_px = (width - 2 * PAGE_PADDING - (DASHBOARD_COLUMNS - 1) * DASHBOARD_GAP) / DASHBOARD_COLUMNS
     heights = [0] * DASHBOARD_COLUMNS  # first free row per column
     placed = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from types import TracebackType
@@ -125,13 +126,24 @@ class Renderer:
     async def render_dashboard(
         self, dashboard: Dashboard, *, width: int | None = None, scale: float | None = None
     ) -> DashboardImages:
-        page = dashboard_page(dashboard, self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width)))
-        capture = await self.render_page(page, scale=scale, with_tiles=True)
+        """The whole dashboard on its grid, and one image per tile drawn at the insight width.
+
+        Tiles cut out of the grid would each have their own width (a 3-column number tile would be blown up
+        and a 12-column chart shrunk when shown one after another), so tile images come from a second page
+        where every tile is full width.
+        """
+        grid = dashboard_page(dashboard, self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width)))
+        stacked = dashboard_page(dashboard, self._width(None, self.settings.render_width), stacked=True)
+        full, tiles_capture = await asyncio.gather(
+            self.render_page(grid, scale=scale), self.render_page(stacked, scale=scale, with_tiles=True)
+        )
         ordered = sorted(dashboard.tiles, key=lambda t: (t.y, t.x))
-        tiles = [(tile, capture.tiles[tile_key(tile)]) for tile in ordered if tile_key(tile) in capture.tiles]
+        tiles = [
+            (tile, tiles_capture.tiles[tile_key(tile)]) for tile in ordered if tile_key(tile) in tiles_capture.tiles
+        ]
         if len(tiles) != len(ordered):
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
-        return DashboardImages(full=capture.full, tiles=tiles)
+        return DashboardImages(full=full.full, tiles=tiles)
 
     async def render_page(
         self,
