@@ -1,0 +1,209 @@
+"""The Bolt AsyncApp: one app for every workspace, authorized per request from our installation store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+
+from core.db import Database
+from core.settings import Settings
+from posthog_api import PostHogError, parse_posthog_reference
+
+from . import blocks, store
+from .commands import fetch_title, handle_command, manage, not_found
+from .events import handle_app_uninstalled, handle_tokens_revoked
+from .home import home_view
+from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
+from .modals import (
+    CHECK_ACCESS_SECONDS,
+    CONNECT_CALLBACK,
+    EDIT_CALLBACK,
+    connect_submission,
+    edit_modal,
+    edit_values,
+    load_for_edit,
+    save_edit,
+    validate_edit,
+)
+from .parsing import CommandError
+from .services import NOT_INSTALLED, BotServices
+from .slack_client import web_client
+
+log = logging.getLogger(__name__)
+
+BOT_SCOPES = [
+    "commands", "chat:write", "chat:write.public", "files:write", "channels:join", "channels:read", "groups:read",
+    "im:write", "users:read",
+]  # fmt: skip
+COMMAND = "/posthog"
+MANAGE_ACTIONS = {
+    blocks.ACTION_SEND_NOW: "send",
+    blocks.ACTION_PAUSE: "pause",
+    blocks.ACTION_RESUME: "resume",
+    blocks.ACTION_UNSUBSCRIBE: "unsubscribe",
+}
+
+
+def oauth_enabled(settings: Settings) -> bool:
+    return bool(settings.slack_client_id and settings.slack_client_secret)
+
+
+def build_bolt_app(
+    database: Database, settings: Settings, *, renderer_factory=None
+) -> tuple[AsyncApp, BotServices]:
+    installation_store = DatabaseInstallationStore(database, client_id=settings.slack_client_id)
+    services = BotServices(database, settings, installation_store, renderer_factory)
+    oauth_settings = None
+    if oauth_enabled(settings):
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=BOT_SCOPES,
+            user_scopes=[],
+            redirect_uri=settings.public_url.rstrip("/") + "/slack/oauth_redirect",
+            installation_store=installation_store,
+            state_store=DatabaseOAuthStateStore(database),
+        )
+    app = AsyncApp(
+        name="posthog-exports",
+        signing_secret=settings.slack_signing_secret,
+        # Every Web API call, OAuth's oauth.v2.access and token refreshes included, goes to slack_api_url.
+        client=web_client(settings),
+        installation_store=installation_store,
+        oauth_settings=oauth_settings,
+    )
+    register(app, services)
+    return app, services
+
+
+async def _reply(body: dict, respond, client, text: str, services: BotServices, workspace) -> None:
+    """Answer a button press where it came from: ephemerally in the channel, or by refreshing the Home tab."""
+    if body.get("response_url"):
+        await respond(response_type="ephemeral", replace_original=False, text=text)
+        return
+    user_id = (body.get("user") or {}).get("id")
+    if user_id and workspace is not None:
+        await client.views_publish(user_id=user_id, view=await home_view(workspace, services))
+
+
+def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one place lists every listener
+    @app.command(COMMAND)
+    async def on_command(ack, body, respond, client, context):
+        await handle_command(ack, body, respond, client, context, services)
+
+    @app.action(re.compile("^(" + "|".join(MANAGE_ACTIONS) + ")$"))
+    async def on_manage(ack, body, action, respond, client, context):
+        await ack()
+        workspace = await services.workspace(context.team_id)
+        if workspace is None:
+            await _reply(body, respond, client, NOT_INSTALLED, services, None)
+            return
+        user_id = (body.get("user") or {}).get("id", "")
+        text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services)
+        await _reply(body, respond, client, text, services, workspace)
+
+    @app.action(blocks.ACTION_OPEN)
+    async def on_open(ack):
+        await ack()  # a link button: Slack opens the URL itself, we only acknowledge
+
+    @app.action(blocks.ACTION_EDIT)
+    async def on_edit(ack, body, action, respond, client, context):
+        await ack()
+        workspace = await services.workspace(context.team_id)
+        subscription = None
+        if workspace is not None:
+            async with services.database.session() as session:
+                subscription = await store.get_subscription(session, workspace, action.get("value"))
+        if subscription is None:
+            await _reply(body, respond, client, not_found(action.get("value")), services, workspace)
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=edit_modal(subscription))
+
+    @app.view(EDIT_CALLBACK)
+    async def on_edit_submit(ack, body, view, client, context):
+        workspace = await services.workspace(context.team_id)
+        subscription = await load_for_edit(services, workspace, view) if workspace is not None else None
+        if subscription is None:
+            await ack(response_action="errors", errors={"target": "This subscription was not found in this workspace."})
+            return
+        values = edit_values(view)
+        errors, schedule = validate_edit(subscription, values)
+        if errors or schedule is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        title = None
+        if values["target"].strip() != subscription.content_ref:
+            # A new target must exist before it is saved; Slack gives the submission 3 seconds.
+            try:
+                async with services.database.session() as session:
+                    connection = await store.get_connection(session, workspace, subscription.connection_id)
+                _kind, ref = parse_posthog_reference(values["target"])
+                title = await asyncio.wait_for(
+                    fetch_title(services, connection, subscription.content_type, ref), CHECK_ACCESS_SECONDS
+                )
+            except (CommandError, TimeoutError) as exc:
+                await ack(response_action="errors", errors={"target": str(exc)[:150] or "PostHog did not answer."})
+                return
+            except PostHogError as exc:  # shown on the field, e.g. "Insight 4242 was not found ..."
+                await ack(response_action="errors", errors={"target": str(exc)[:150]})
+                return
+        async with services.database.transaction() as session:
+            fresh = await store.get_subscription(session, workspace, subscription.id)
+            if fresh is None:
+                await ack(response_action="errors", errors={"target": "This subscription was just removed."})
+                return
+            await save_edit(session, fresh, values, schedule, title)
+        await ack()
+        user_id = (body.get("user") or {}).get("id")
+        if user_id:
+            await _safe(client.views_publish(user_id=user_id, view=await home_view(workspace, services)))
+
+    @app.view(CONNECT_CALLBACK)
+    async def on_connect_submit(ack, body, view, client, context):
+        workspace = await services.workspace(context.team_id)
+        if workspace is None:
+            await ack(response_action="errors", errors={"host": NOT_INSTALLED})
+            return
+        user_id = (body.get("user") or {}).get("id", "")
+        result = await connect_submission(view, user_id, workspace, services)
+        if isinstance(result, dict):
+            await ack(response_action="errors", errors=result)
+            return
+        await ack()
+        await _safe(client.chat_postMessage(
+            channel=user_id,
+            text=f"Connected PostHog project “{result.name}” (project {result.project_id} on {result.host}). "
+            "Subscribe with `/posthog subscribe dashboard <id> weekly`.",
+        ))
+
+    @app.event("app_home_opened")
+    async def on_home(event, client, context):
+        if event.get("tab", "home") != "home":
+            return
+        workspace = await services.workspace(context.team_id)
+        if workspace is not None:
+            await client.views_publish(user_id=event["user"], view=await home_view(workspace, services))
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(body):
+        await handle_app_uninstalled(body, services)
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(body, event):
+        await handle_tokens_revoked(body, event, services)
+
+    @app.error
+    async def on_error(error, body):
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+
+async def _safe(awaitable) -> None:
+    try:
+        await awaitable
+    except SlackApiError as exc:
+        log.warning("Slack call failed: %s", exc.response.get("error"))

@@ -1,0 +1,190 @@
+"""Block Kit for everything the bot says: replies, lists, delivered messages and the App Home."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.models import Subscription
+from core.subscriptions import schedule_of
+
+Block = dict[str, Any]
+
+ACTION_SEND_NOW = "subscription_send_now"
+ACTION_EDIT = "subscription_edit"
+ACTION_PAUSE = "subscription_pause"
+ACTION_RESUME = "subscription_resume"
+ACTION_UNSUBSCRIBE = "subscription_unsubscribe"
+ACTION_OPEN = "subscription_open_in_posthog"
+
+HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to channels on a schedule.
+
+*Connect a PostHog project*
+• `/posthog connect` — opens a form for your PostHog host, project id and personal API key
+• `/posthog connect demo` — the bundled demo project, to try things out
+• `/posthog projects` — the projects this workspace has connected
+
+*Subscribe*
+• `/posthog subscribe dashboard 42 weekly` — every Monday at 09:00 your time, in this channel
+• `/posthog subscribe insight abc123XY daily at 8am in #metrics`
+• `/posthog subscribe https://us.posthog.com/project/1/dashboard/42 weekdays at 17:30`
+• schedules: `daily`, `weekly`, `monthly`, `yearly`, `every 2 weeks`, `weekdays`, `on monday and thursday`, \
+`at 9am`, `at 17:30`, `on the first monday`, `monthly on the last friday`
+• several projects connected? add `in project 12` (its PostHog project id)
+
+*Manage*
+• `/posthog list` — this channel's subscriptions; `/posthog list all` — every channel's
+• `/posthog send 12` — deliver subscription 12 now
+• `/posthog pause 12`, `/posthog resume 12`, `/posthog unsubscribe 12`
+• `/posthog preview dashboard 42` — see it now, only for you"""
+
+
+def text_block(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def context_block(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None, confirm: dict | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def url_button(text: str, url: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": ACTION_OPEN,
+        "url": url,
+        "value": value,
+    }
+
+
+def _unsubscribe_confirm(subscription: Subscription) -> dict:
+    return {
+        "title": {"type": "plain_text", "text": "Unsubscribe?"},
+        "text": {"type": "mrkdwn", "text": f"Stop delivering *{escape(label(subscription))}*?"},
+        "confirm": {"type": "plain_text", "text": "Unsubscribe"},
+        "deny": {"type": "plain_text", "text": "Keep it"},
+    }
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped; anything else in user data is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def label(subscription: Subscription) -> str:
+    title = subscription.title or ""
+    what = f"{subscription.content_type} {subscription.content_ref}"
+    return f"{title} ({what})" if title else what.capitalize()
+
+
+def channel_mention(subscription: Subscription) -> str:
+    return f"<#{subscription.slack_channel_id}>" if subscription.slack_channel_id else "no channel"
+
+
+def local_time(instant: datetime | None, zone: str) -> str:
+    if instant is None:
+        return "never (the schedule has ended)"
+    local = instant.astimezone(ZoneInfo(zone))
+    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or zone)
+
+
+def next_times(subscription: Subscription, now: datetime, n: int = 3) -> list[datetime]:
+    return schedule_of(subscription).occurrences(now, n)
+
+
+def manage_buttons(subscription: Subscription, *, include_edit: bool = True) -> Block:
+    value = str(subscription.id)
+    elements = [button("Send now", ACTION_SEND_NOW, value, style="primary")]
+    if include_edit:
+        elements.append(button("Edit", ACTION_EDIT, value))
+    if subscription.enabled:
+        elements.append(button("Pause", ACTION_PAUSE, value))
+    else:
+        elements.append(button("Resume", ACTION_RESUME, value))
+    elements.append(
+        button("Unsubscribe", ACTION_UNSUBSCRIBE, value, style="danger", confirm=_unsubscribe_confirm(subscription))
+    )
+    return {"type": "actions", "block_id": f"manage:{subscription.id}", "elements": elements}
+
+
+def subscription_created(subscription: Subscription, summary: str, upcoming: list[datetime]) -> list[Block]:
+    when = "\n".join(f"• {local_time(t, subscription.timezone)}" for t in upcoming) or "• none: the schedule has ended"
+    return [
+        text_block(
+            f":white_check_mark: Subscribed {channel_mention(subscription)} to *{escape(label(subscription))}*, "
+            f"{summary}. (subscription #{subscription.id})"
+        ),
+        text_block(f"*Next deliveries*\n{when}"),
+        manage_buttons(subscription),
+    ]
+
+
+def status_line(subscription: Subscription) -> str:
+    if subscription.enabled:
+        return f"next: {local_time(subscription.next_delivery_at, subscription.timezone)}"
+    reason = f" ({escape(subscription.paused_reason)})" if subscription.paused_reason else ""
+    return f":double_vertical_bar: paused{reason}"
+
+
+def subscription_list(subscriptions: list[Subscription], *, where: str) -> list[Block]:
+    if not subscriptions:
+        return [
+            text_block(
+                f"No subscriptions {where} yet. Start one with `/posthog subscribe dashboard 42 weekly`."
+            )
+        ]
+    blocks: list[Block] = [text_block(f"*Subscriptions {where}* ({len(subscriptions)})")]
+    for subscription in subscriptions[:40]:  # a message holds at most 50 blocks
+        summary = schedule_of(subscription).summary()
+        blocks.append(
+            text_block(
+                f"*#{subscription.id}* {escape(label(subscription))} → {channel_mention(subscription)}\n"
+                f"{summary} — {status_line(subscription)}"
+            )
+        )
+    if len(subscriptions) > 40:
+        blocks.append(context_block(f"…and {len(subscriptions) - 40} more. Open the app's Home tab to see all."))
+    return blocks
+
+
+def delivered_message(
+    subscription: Subscription,
+    *,
+    title: str,
+    posthog_url: str,
+    schedule_summary: str,
+    next_delivery: datetime | None,
+) -> tuple[str, list[Block]]:
+    """The parent message of a delivery: (fallback text, blocks)."""
+    value = str(subscription.id)
+    heading = f"*{escape(title)}*" if not posthog_url else f"*<{posthog_url}|{escape(title)}>*"
+    nxt = local_time(next_delivery, subscription.timezone) if next_delivery else "none (the schedule has ended)"
+    elements = []
+    if posthog_url:
+        elements.append(url_button("Open in PostHog", posthog_url, value))
+    elements += [
+        button("Send now", ACTION_SEND_NOW, value),
+        button("Pause", ACTION_PAUSE, value),
+        button("Unsubscribe", ACTION_UNSUBSCRIBE, value, style="danger", confirm=_unsubscribe_confirm(subscription)),
+    ]
+    blocks = [
+        text_block(heading),
+        context_block(f"Delivered {schedule_summary}. Next delivery: {nxt}. Subscription #{subscription.id}."),
+        {"type": "actions", "block_id": f"delivered:{subscription.id}", "elements": elements},
+    ]
+    return f"{title} — delivered {schedule_summary}", blocks

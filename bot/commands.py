@@ -1,0 +1,325 @@
+"""`/posthog ...`: parse, answer what can be answered at once in the ack, continue slow work after it.
+
+Everything that only reads or writes our database is answered in the ack (well within Slack's 3 seconds).
+Work that calls Slack or PostHog (subscribe, preview) acks first and replies through the response_url.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.models import SlackWorkspace, utcnow
+from core.schedule_phrases import parse_schedule
+from core.schedules import ScheduleError, canonical_timezone
+from core.subscriptions import create_subscription, demo_connection
+from posthog_api import PostHogError
+
+from . import blocks, store
+from .modals import connect_modal
+from .parsing import (
+    CommandError,
+    Connect,
+    Help,
+    ListSubscriptions,
+    Manage,
+    Preview,
+    Projects,
+    Subscribe,
+    parse_command,
+)
+from .services import NOT_INSTALLED, BotServices, choose_connection
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PROBLEMS = {
+    "channel_not_found": "I can't see {channel}. If it is a private channel, invite me first with "
+    "`/invite @PostHog`, then subscribe again.",
+    "is_archived": "{channel} is archived, so nothing can be posted there. Pick another channel.",
+}
+
+
+def not_found(subscription_id: int | str) -> str:
+    # Identical for unknown ids and ids of other workspaces.
+    return f"Subscription {subscription_id} was not found in this workspace. `/posthog list all` shows yours."
+
+
+async def handle_command(ack, body: dict, respond, client: AsyncWebClient, context, services: BotServices) -> None:
+    try:
+        command = parse_command(body.get("text", ""))
+    except CommandError as exc:
+        await ack(response_type="ephemeral", text=str(exc))
+        return
+    if isinstance(command, Help):
+        await ack(response_type="ephemeral", text=blocks.HELP_TEXT)
+        return
+    workspace = await services.workspace(context.team_id or body.get("team_id"))
+    if workspace is None:
+        await ack(response_type="ephemeral", text=NOT_INSTALLED)
+        return
+    try:
+        if isinstance(command, Connect):
+            await _connect(command, ack, body, client, workspace, services)
+        elif isinstance(command, Projects):
+            await _projects(ack, workspace, services)
+        elif isinstance(command, ListSubscriptions):
+            await _list(command, ack, body, workspace, services)
+        elif isinstance(command, Manage):
+            reply = await manage(command.action, command.subscription_id, body.get("user_id", ""), workspace, services)
+            await ack(response_type="ephemeral", text=reply)
+        elif isinstance(command, Subscribe):
+            await _subscribe(command, ack, body, respond, client, workspace, services)
+        elif isinstance(command, Preview):
+            await _preview(command, ack, body, respond, client, workspace, services)
+    except CommandError as exc:
+        await ack(response_type="ephemeral", text=str(exc))
+
+
+# --- connect / projects / list ---------------------------------------------------------------------------
+
+
+async def _connect(command: Connect, ack, body, client: AsyncWebClient, workspace: SlackWorkspace,
+                   services: BotServices) -> None:
+    if command.demo:
+        async with services.database.transaction() as session:
+            connection = await demo_connection(session, workspace.id)
+            connection.created_by = connection.created_by or body.get("user_id", "")
+        await ack(
+            response_type="ephemeral",
+            text=f"Connected the demo project “{connection.name}”. Try "
+            "`/posthog subscribe dashboard 42 weekly` or `/posthog preview dashboard 42`.",
+        )
+        return
+    await ack()
+    try:
+        await client.views_open(trigger_id=body["trigger_id"], view=connect_modal())
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+
+
+async def _projects(ack, workspace: SlackWorkspace, services: BotServices) -> None:
+    async with services.database.session() as session:
+        connections = await store.list_connections(session, workspace)
+    if not connections:
+        text = "No PostHog project is connected yet. Run `/posthog connect`, or `/posthog connect demo` to try it."
+    else:
+        lines = [
+            f"• *{blocks.escape(c.name)}* — project {c.project_id} on {'the bundled demo' if c.is_demo else c.host}"
+            for c in connections
+        ]
+        text = "*Connected PostHog projects*\n" + "\n".join(lines)
+    await ack(response_type="ephemeral", text=text)
+
+
+async def _list(command: ListSubscriptions, ack, body, workspace: SlackWorkspace, services: BotServices) -> None:
+    channel_id = None if command.everywhere else body.get("channel_id")
+    async with services.database.session() as session:
+        subscriptions = await store.list_subscriptions(session, workspace, channel_id=channel_id)
+    where = "in this workspace" if command.everywhere else "in this channel"
+    await ack(response_type="ephemeral", text=f"Subscriptions {where}",
+              blocks=blocks.subscription_list(subscriptions, where=where))
+
+
+# --- unsubscribe / pause / resume / send (commands and buttons) ------------------------------------------
+
+
+async def manage(action: str, subscription_id: int | str, user_id: str, workspace: SlackWorkspace,
+                 services: BotServices) -> str:
+    async with services.database.transaction() as session:
+        subscription = await store.get_subscription(session, workspace, subscription_id)
+        if subscription is None:
+            return not_found(subscription_id)
+        name = f"#{subscription.id} {blocks.escape(blocks.label(subscription))}"
+        where = blocks.channel_mention(subscription)
+        if action == "unsubscribe":
+            store.unsubscribe(subscription)
+            return f"Unsubscribed {where} from {name}. It will not be delivered again."
+        if action == "pause":
+            if not subscription.enabled:
+                return f"{name} is already paused. `/posthog resume {subscription.id}` restarts it."
+            store.pause(subscription, f"paused by <@{user_id}>" if user_id else "paused")
+            return f"Paused {name} in {where}. `/posthog resume {subscription.id}` restarts it."
+        if action == "resume":
+            if subscription.enabled:
+                return f"{name} is not paused; next delivery {blocks.status_line(subscription)[6:]}."
+            store.resume(subscription)
+            return (
+                f"Resumed {name} in {where}. Next delivery: "
+                f"{blocks.local_time(subscription.next_delivery_at, subscription.timezone)}."
+            )
+        if action == "send":
+            _delivery, created = await store.request_delivery_now(session, subscription)
+            if not created:
+                return f"{name} is already on its way to {where}."
+            note = " (it stays paused for its schedule)" if not subscription.enabled else ""
+            return f"Sending {name} to {where} now{note}; it arrives within a minute or two."
+    raise ValueError(action)
+
+
+# --- subscribe -------------------------------------------------------------------------------------------
+
+
+async def user_timezone(client: AsyncWebClient, user_id: str) -> str:
+    """The user's Slack time zone (users.info), or UTC when Slack does not say."""
+    try:
+        response = await client.users_info(user=user_id)
+        return canonical_timezone((response.get("user") or {}).get("tz") or "UTC")
+    except (SlackApiError, ScheduleError):
+        return "UTC"
+
+
+def _channel_of(command: Subscribe, body: dict) -> tuple[str, str | None]:
+    if command.channel_id:
+        return command.channel_id, command.channel_name
+    channel_id = body.get("channel_id") or ""
+    channel_name = body.get("channel_name") or None
+    is_dm = channel_id[:1] == "D" or channel_name == "directmessage" or (channel_name or "").startswith("mpdm-")
+    if not channel_id or is_dm:
+        raise CommandError(
+            "I can't post into direct messages. Run the command in a channel, or name one: "
+            f"`/posthog subscribe {command.kind} {command.ref} {command.schedule} in #metrics`."
+        )
+    return channel_id, channel_name
+
+
+async def _check_channel(client: AsyncWebClient, channel_id: str) -> tuple[str | None, str | None]:
+    """(problem, channel name): a reason the bot cannot post there, or None when it can (or cannot tell)."""
+    mention = f"<#{channel_id}>"
+    try:
+        response = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "")
+        template = CHANNEL_PROBLEMS.get(error)
+        return (template.format(channel=mention) if template else None), None
+    channel = response.get("channel") or {}
+    if channel.get("is_archived"):
+        return CHANNEL_PROBLEMS["is_archived"].format(channel=mention), channel.get("name")
+    if channel.get("is_private") and not channel.get("is_member"):
+        return CHANNEL_PROBLEMS["channel_not_found"].format(channel=mention), channel.get("name")
+    return None, channel.get("name")
+
+
+async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebClient, workspace: SlackWorkspace,
+                     services: BotServices) -> None:
+    async with services.database.session() as session:
+        connection = choose_connection(await store.list_connections(session, workspace), command.project)
+    channel_id, channel_name = _channel_of(command, body)
+    try:
+        # Syntax check before the ack, so that a bad schedule is answered at once; the user's zone comes after.
+        parse_schedule(command.schedule, "UTC")
+    except ScheduleError as exc:
+        raise CommandError(f"{exc} For example `/posthog subscribe {command.kind} {command.ref} weekly`.") from None
+    await ack(response_type="ephemeral", text=f"Looking up {command.kind} {command.ref} in {connection.name}…")
+
+    user_id = body.get("user_id", "")
+    try:
+        zone = await user_timezone(client, user_id)
+        now = utcnow()
+        schedule = parse_schedule(command.schedule, zone, today=now.astimezone(ZoneInfo(zone)).date())
+        problem, found_name = await _check_channel(client, channel_id)
+        if problem:
+            await respond(response_type="ephemeral", replace_original=False, text=problem)
+            return
+        title = await fetch_title(services, connection, command.kind, command.ref)
+        async with services.database.transaction() as session:
+            subscription = await create_subscription(
+                session,
+                connection=connection,
+                content_type=command.kind,
+                content_ref=str(command.ref),
+                schedule=schedule,
+                title=title[:400],
+                target_type="slack",
+                slack_channel_id=channel_id,
+                slack_channel_name=found_name or channel_name,
+                created_by=user_id,
+                workspace_id=workspace.id,
+                now=now,
+            )
+        upcoming = schedule.occurrences(now, 3)
+        await respond(
+            response_type="ephemeral",
+            replace_original=True,
+            text=f"Subscribed to {title}: {schedule.summary()}",
+            blocks=blocks.subscription_created(subscription, schedule.summary(), upcoming),
+        )
+    except (ScheduleError, CommandError) as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=str(exc))
+    except PostHogError as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")
+
+
+async def fetch_content(services: BotServices, connection, kind: str, ref: int | str):
+    async with services.source(connection) as source:
+        if kind == "dashboard":
+            return await asyncio.wait_for(source.get_dashboard(int(ref)), 60)
+        return await asyncio.wait_for(source.get_insight(ref), 60)
+
+
+async def fetch_title(services: BotServices, connection, kind: str, ref: int | str) -> str:
+    try:
+        content = await fetch_content(services, connection, kind, ref)
+    except TimeoutError:
+        raise CommandError(
+            f"PostHog took too long to answer for {kind} {ref}. Nothing was subscribed; try again in a minute."
+        ) from None
+    return content.name or f"{kind.capitalize()} {ref}"
+
+
+# --- preview ---------------------------------------------------------------------------------------------
+
+
+async def _preview(command: Preview, ack, body, respond, client: AsyncWebClient, workspace: SlackWorkspace,
+                   services: BotServices) -> None:
+    if services.renderer_factory is None:
+        await ack(
+            response_type="ephemeral",
+            text="Previews need the image renderer, which is not running in this service. "
+            "Subscriptions still work: `/posthog subscribe ...` and `/posthog send <number>`.",
+        )
+        return
+    async with services.database.session() as session:
+        connection = choose_connection(await store.list_connections(session, workspace), command.project)
+    await ack(response_type="ephemeral", text=f"Rendering {command.kind} {command.ref}…")
+    user_id = body.get("user_id", "")
+    try:
+        content = await fetch_content(services, connection, command.kind, command.ref)
+        images = await render_images(services, command.kind, content)
+        # Files cannot be ephemeral in Slack: the preview goes to the user's DM with the app instead.
+        dm = await client.conversations_open(users=user_id)
+        await client.files_upload_v2(
+            channel=dm["channel"]["id"],
+            initial_comment=f"Preview of *{blocks.escape(content.name)}*",
+            file_uploads=[
+                {"content": png, "filename": f"{command.kind}-{command.ref}-{i}.png", "title": title}
+                for i, (title, png) in enumerate(images, 1)
+            ],
+        )
+        await respond(response_type="ephemeral", replace_original=True,
+                      text=f"I sent the preview of {blocks.escape(content.name)} to our direct messages.")
+    except PostHogError as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=str(exc))
+    except TimeoutError:
+        await respond(response_type="ephemeral", replace_original=False,
+                      text=f"PostHog took too long to answer for {command.kind} {command.ref}. Try again in a minute.")
+    except SlackApiError as exc:
+        await respond(response_type="ephemeral", replace_original=False,
+                      text=f"Slack refused the preview upload ({exc.response.get('error')}).")
+    except Exception:  # noqa: BLE001 - a render failure must still get an answer
+        log.exception("preview of %s %s failed", command.kind, command.ref)
+        await respond(response_type="ephemeral", replace_original=False,
+                      text=f"I couldn't render {command.kind} {command.ref} just now. Try again in a minute.")
+
+
+async def render_images(services: BotServices, kind: str, content: Any) -> list[tuple[str, bytes]]:
+    assert services.renderer_factory is not None
+    async with services.renderer_factory() as renderer:
+        if kind == "insight":
+            return [(content.name, await renderer.render_insight(content))]
+        rendered = await renderer.render_dashboard(content)
+        return [(content.name, rendered.full)]

@@ -1,0 +1,262 @@
+"""Modals: connecting a PostHog project and editing a subscription, with field-level errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from core.models import PostHogConnection, Subscription
+from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
+from core.subscriptions import apply_schedule, schedule_of
+from posthog_api import InvalidReference, PostHogError, open_source, parse_posthog_reference
+from posthog_api.client import normalize_host
+
+from . import store
+from .blocks import Block, escape, label
+
+log = logging.getLogger(__name__)
+
+CONNECT_CALLBACK = "posthog_connect"
+EDIT_CALLBACK = "subscription_edit"
+# Slack waits 3 seconds for a view submission's answer; checking the key must fit inside.
+CHECK_ACCESS_SECONDS = 2.5
+FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
+
+
+def _input(block_id: str, label_text: str, element: Block, *, hint: str | None = None, optional: bool = False) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label_text},
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def _text_input(action_id: str, *, initial: str | None = None, placeholder: str | None = None) -> Block:
+    element: Block = {"type": "plain_text_input", "action_id": action_id}
+    if initial:
+        element["initial_value"] = initial
+    if placeholder:
+        element["placeholder"] = {"type": "plain_text", "text": placeholder}
+    return element
+
+
+def _option(value: str, text: str | None = None) -> Block:
+    return {"text": {"type": "plain_text", "text": text or value.capitalize()}, "value": value}
+
+
+def connect_modal() -> Block:
+    return {
+        "type": "modal",
+        "callback_id": CONNECT_CALLBACK,
+        "title": {"type": "plain_text", "text": "Connect PostHog"},
+        "submit": {"type": "plain_text", "text": "Connect"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input("host", "PostHog host", _text_input("value", initial="https://us.posthog.com"),
+                   hint="https://us.posthog.com, https://eu.posthog.com or your self-hosted address"),
+            _input("project_id", "Project id", _text_input("value", placeholder="12345"),
+                   hint="The number after /project/ in your PostHog address bar"),
+            _input("api_key", "Personal API key", _text_input("value", placeholder="phx_..."),
+                   hint="Needs insight:read, dashboard:read and project:read. Stored encrypted, never shown again."),
+        ],
+    }
+
+
+def _value(values: dict, block_id: str) -> Any:
+    action = next(iter((values.get(block_id) or {}).values()), {}) or {}
+    for key in ("value", "selected_conversation", "selected_time", "selected_channel"):
+        if key in action:
+            return action[key]
+    if "selected_option" in action:
+        return (action["selected_option"] or {}).get("value")
+    if "selected_options" in action:
+        return [o.get("value") for o in action["selected_options"] or []]
+    return None
+
+
+async def connect_submission(view: dict, user_id: str, workspace, services) -> dict[str, str] | PostHogConnection:
+    """Field errors, or the saved connection."""
+    values = view.get("state", {}).get("values", {})
+    host = (_value(values, "host") or "").strip()
+    project_text = (_value(values, "project_id") or "").strip()
+    api_key = (_value(values, "api_key") or "").strip()
+    errors: dict[str, str] = {}
+    if not host or " " in host or "." not in host and "localhost" not in host and "127.0.0.1" not in host:
+        errors["host"] = "Enter your PostHog address, e.g. https://us.posthog.com"
+    if not (project_text.isascii() and project_text.isdigit()) or len(project_text) > 18 or int(project_text) == 0:
+        errors["project_id"] = "Enter the project's number, e.g. 12345 (from /project/12345 in PostHog)"
+    if not api_key or " " in api_key:
+        errors["api_key"] = "Paste a personal API key (it starts with phx_)"
+    if errors:
+        return errors
+    host = normalize_host(host)
+    project_id = int(project_text)
+    source = open_source(host=host, project_id=project_id, api_key=api_key, timeout=CHECK_ACCESS_SECONDS,
+                         max_retries=0)
+    try:
+        async with source:
+            name = await asyncio.wait_for(source.check_access(), CHECK_ACCESS_SECONDS)
+    except TimeoutError:
+        return {"host": f"{host} did not answer within {CHECK_ACCESS_SECONDS:g} seconds. Check the address."}
+    except PostHogError as exc:
+        field = "project_id" if exc.status == 404 else "api_key" if exc.status in (401, 403) else "host"
+        return {field: str(exc)[:150]}
+    async with services.database.transaction() as session:
+        connection = await session.scalar(
+            select(PostHogConnection).where(
+                PostHogConnection.workspace_id == workspace.id,
+                PostHogConnection.host == host,
+                PostHogConnection.project_id == project_id,
+            )
+        )
+        if connection is None:
+            connection = PostHogConnection(workspace_id=workspace.id, host=host, project_id=project_id)
+            session.add(connection)
+        connection.name = name[:255]
+        connection.api_key = api_key
+        connection.created_by = user_id
+    return connection
+
+
+# --- editing a subscription ------------------------------------------------------------------------------
+
+
+def edit_modal(subscription: Subscription) -> Block:
+    s = subscription
+    frequency = _option(s.frequency)
+    days = [_option(d) for d in s.byweekday or []]
+    days_element: Block = {
+        "type": "multi_static_select",
+        "action_id": "value",
+        "options": [_option(d) for d in WEEKDAYS],
+        "placeholder": {"type": "plain_text", "text": "Days of the week"},
+    }
+    if days:
+        days_element["initial_options"] = days
+    channel_element: Block = {
+        "type": "conversations_select",
+        "action_id": "value",
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if s.slack_channel_id:
+        channel_element["initial_conversation"] = s.slack_channel_id
+    return {
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK,
+        "private_metadata": json.dumps({"subscription_id": s.id}),
+        "title": {"type": "plain_text", "text": f"Edit subscription #{s.id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(label(s))}*"}},
+            _input("target", "Insight or dashboard", _text_input("value", initial=str(s.content_ref)),
+                   hint="An id, a short id or a PostHog link"),
+            _input("channel", "Channel", channel_element),
+            _input("frequency", "Frequency", {
+                "type": "static_select", "action_id": "value",
+                "options": [_option(f) for f in FREQUENCIES], "initial_option": frequency,
+            }),
+            _input("interval", "Every how many", _text_input("value", initial=str(s.interval)),
+                   hint="1 = every week (or day, month, year); 2 = every other"),
+            _input("days", "Days", days_element, optional=True,
+                   hint="Weekly: the days to deliver on. Monthly with a position: the day to count."),
+            _input("time", "Time", {"type": "timepicker", "action_id": "value",
+                                    "initial_time": f"{s.hour:02d}:{s.minute:02d}"}),
+            _input("timezone", "Time zone", _text_input("value", initial=s.timezone),
+                   hint="An IANA name such as Europe/London or America/Los_Angeles"),
+        ],
+    }
+
+
+def edit_values(view: dict) -> dict[str, Any]:
+    values = view.get("state", {}).get("values", {})
+    return {key: _value(values, key) for key in
+            ("target", "channel", "frequency", "interval", "days", "time", "timezone")}
+
+
+def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[dict[str, str], Schedule | None]:
+    """Field errors (by block id), and the new schedule when the schedule fields are all valid."""
+    errors: dict[str, str] = {}
+    target = (values.get("target") or "").strip()
+    if not target:
+        errors["target"] = "Enter the insight or dashboard, e.g. 42 or a PostHog link"
+    else:
+        try:
+            kind, ref = parse_posthog_reference(target)
+            if subscription.content_type == "dashboard" and not isinstance(ref, int):
+                errors["target"] = "Dashboards have numeric ids, e.g. 42"
+            elif kind is not None and kind != subscription.content_type:
+                errors["target"] = (
+                    f"That link is to {'an' if kind == 'insight' else 'a'} {kind}; this subscription delivers "
+                    f"{'an' if subscription.content_type == 'insight' else 'a'} {subscription.content_type}"
+                )
+        except InvalidReference as exc:
+            errors["target"] = str(exc)[:150]
+    if not values.get("channel"):
+        errors["channel"] = "Pick the channel to deliver to"
+    frequency = values.get("frequency")
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = "Pick daily, weekly, monthly or yearly"
+    interval_text = str(values.get("interval") or "").strip()
+    if not (interval_text.isdigit() and 1 <= int(interval_text) <= 366):
+        errors["interval"] = "A whole number from 1 to 366, e.g. 2 for every other week"
+    time_text = values.get("time") or ""
+    try:
+        hour, minute = (int(part) for part in time_text.split(":"))
+        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+            raise ValueError
+    except ValueError:
+        errors["time"] = "Pick a time, e.g. 09:00"
+        hour, minute = 9, 0
+    try:
+        zone = canonical_timezone(values.get("timezone") or "")
+    except ScheduleError as exc:
+        errors["timezone"] = str(exc)[:150]
+        zone = "UTC"
+    if errors:
+        return errors, None
+    days = tuple(values.get("days") or ())
+    current = schedule_of(subscription)
+    try:
+        schedule = Schedule(
+            frequency=frequency, interval=int(interval_text), byweekday=days,
+            bysetpos=current.bysetpos if frequency in ("monthly", "yearly") and days else None,
+            hour=hour, minute=minute, timezone=zone, start=current.start, until=current.until, count=current.count,
+        )
+        schedule.validate()
+    except ScheduleError as exc:
+        return {"days": str(exc)[:150]}, None
+    return {}, schedule
+
+
+async def save_edit(session, subscription: Subscription, values: dict[str, Any], schedule: Schedule,
+                    title: str | None) -> None:
+    kind, ref = parse_posthog_reference(values["target"])
+    subscription.content_ref = str(ref)
+    if title:
+        subscription.title = title[:400]
+    if values["channel"] != subscription.slack_channel_id:
+        subscription.slack_channel_id = values["channel"]
+        subscription.slack_channel_name = None
+    apply_schedule(subscription, schedule)
+
+
+def parse_metadata(view: dict) -> int | None:
+    try:
+        return int(json.loads(view.get("private_metadata") or "{}").get("subscription_id"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+async def load_for_edit(services, workspace, view: dict):
+    async with services.database.session() as session:
+        return await store.get_subscription(session, workspace, parse_metadata(view))

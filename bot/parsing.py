@@ -1,0 +1,279 @@
+"""Understanding `/posthog ...` text. Pure functions: no database, no network.
+
+Every problem raises CommandError with a message meant for the person who typed the command: what was not
+understood, and an example that works.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from posthog_api import InvalidReference, parse_posthog_reference
+
+MAX_TEXT = 1000
+MAX_ID_DIGITS = 18
+
+EXAMPLE_SUBSCRIBE = "/posthog subscribe dashboard 42 weekly"
+
+
+class CommandError(ValueError):
+    """A command that cannot be run as typed; `str()` is the reply."""
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Connect:
+    demo: bool
+
+
+@dataclass(frozen=True)
+class Projects:
+    pass
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    kind: str  # insight | dashboard
+    ref: int | str
+    schedule: str
+    channel_id: str | None = None
+    channel_name: str | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    kind: str
+    ref: int | str
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class ListSubscriptions:
+    everywhere: bool
+
+
+@dataclass(frozen=True)
+class Manage:
+    action: str  # unsubscribe | pause | resume | send
+    subscription_id: int
+
+
+Command = Help | Connect | Projects | Subscribe | Preview | ListSubscriptions | Manage
+
+VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "connect", "projects", "help")
+ALIASES = {
+    "sub": "subscribe",
+    "unsub": "unsubscribe",
+    "remove": "unsubscribe",
+    "delete": "unsubscribe",
+    "ls": "list",
+    "send-now": "send",
+    "projects": "projects",
+    "project": "projects",
+    "?": "help",
+}
+MANAGE_VERBS = ("unsubscribe", "pause", "resume", "send")
+KINDS = {"dashboard": "dashboard", "dashboards": "dashboard", "insight": "insight", "insights": "insight"}
+
+_CHANNEL = re.compile(r"(?:\b(?:in|to)\s+)?<#([CG][A-Z0-9]{1,30})(?:\|([^>]*))?>", re.IGNORECASE)
+_PLAIN_CHANNEL = re.compile(r"(?:^|\s)#([\w.-]+)")
+_MENTION = re.compile(r"<[@!][^>]*>")
+_PROJECT = re.compile(r"(?:\bin\s+)?\bproject\s+(\"[^\"]+\"|\S+)", re.IGNORECASE)
+
+
+def parse_command(text: str) -> Command:
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT:
+        raise CommandError(
+            f"That command is {len(text)} characters long; I read at most {MAX_TEXT}. "
+            f"Try something shorter, e.g. `{EXAMPLE_SUBSCRIBE}`."
+        )
+    if not text:
+        return Help()
+    verb, _, rest = text.partition(" ")
+    verb = verb.lower()
+    verb = ALIASES.get(verb, verb)
+    rest = rest.strip()
+    if verb == "help":
+        return Help()
+    if verb == "connect":
+        return _connect(rest)
+    if verb == "projects":
+        if rest:
+            raise CommandError("`/posthog projects` takes nothing after it; it lists the connected PostHog projects.")
+        return Projects()
+    if verb == "list":
+        return _list(rest)
+    if verb in MANAGE_VERBS:
+        return _manage(verb, rest)
+    if verb == "subscribe":
+        return _subscribe(rest)
+    if verb == "preview":
+        return _preview(rest)
+    close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)
+    hint = f" Did you mean `/posthog {close[0]}`?" if close else ""
+    shown = verb if len(verb) <= 30 else verb[:27] + "..."
+    raise CommandError(f"I don't know the command “{shown}”.{hint} Type `/posthog help` to see what I can do.")
+
+
+def _connect(rest: str) -> Connect:
+    if not rest:
+        return Connect(demo=False)
+    if rest.lower() == "demo":
+        return Connect(demo=True)
+    raise CommandError(
+        "`/posthog connect` opens a form where you enter your PostHog host, project id and personal API key "
+        "(never type the key into a channel). Or try the bundled demo data with `/posthog connect demo`."
+    )
+
+
+def _list(rest: str) -> ListSubscriptions:
+    if not rest:
+        return ListSubscriptions(everywhere=False)
+    if rest.lower() == "all":
+        return ListSubscriptions(everywhere=True)
+    raise CommandError(
+        f"`/posthog list` shows this channel's subscriptions and `/posthog list all` every channel's; "
+        f"I don't understand “{rest[:40]}” after it."
+    )
+
+
+def parse_subscription_id(verb: str, rest: str) -> int:
+    example = f"`/posthog {verb} 12` (`/posthog list` shows the numbers)"
+    if not rest:
+        raise CommandError(f"Which subscription? Give its number, e.g. {example}.")
+    words = rest.split()
+    if len(words) > 1:
+        raise CommandError(f"`/posthog {verb}` takes one subscription number, e.g. {example}.")
+    word = words[0].lstrip("#")
+    if not (word.isascii() and word.isdigit()):
+        raise CommandError(f"“{words[0][:40]}” is not a subscription number. Use the number, e.g. {example}.")
+    if len(word) > MAX_ID_DIGITS or int(word) == 0:
+        raise CommandError(f"There is no subscription {words[0][:40]}. Use a number from `/posthog list`.")
+    return int(word)
+
+
+def _manage(verb: str, rest: str) -> Manage:
+    return Manage(action=verb, subscription_id=parse_subscription_id(verb, rest))
+
+
+def _take_project(text: str) -> tuple[str, str | None]:
+    match = _PROJECT.search(text)
+    if match is None:
+        return text, None
+    project = match.group(1).strip('"')
+    return (text[: match.start()] + " " + text[match.end() :]).strip(), project
+
+
+def parse_target(verb: str, words: list[str]) -> tuple[str, int | str, list[str]]:
+    """(kind, ref, remaining words) from "dashboard 42 ..." or "<PostHog link> ..."."""
+    example = f"`/posthog {verb} dashboard 42{' weekly' if verb == 'subscribe' else ''}`"
+    if not words:
+        raise CommandError(
+            f"What should I {'subscribe to' if verb == 'subscribe' else verb}? Name a dashboard or an insight, "
+            f"e.g. {example} or `/posthog {verb} insight abc123XY{' daily' if verb == 'subscribe' else ''}`."
+        )
+    first = words[0]
+    kind = KINDS.get(first.lower())
+    if kind is None:
+        # A link names its own kind; a bare number or word does not.
+        try:
+            link_kind, ref = parse_posthog_reference(first)
+        except InvalidReference:
+            link_kind, ref = None, None
+        if link_kind is not None and ("/" in first):
+            return link_kind, ref, words[1:]  # type: ignore[return-value]
+        if first.isdigit():
+            raise CommandError(
+                f"Is {first} a dashboard or an insight? Say which, e.g. `/posthog {verb} dashboard {first}"
+                f"{' weekly' if verb == 'subscribe' else ''}`."
+            )
+        raise CommandError(
+            f"I expected `dashboard` or `insight` after `{verb}`, not “{first[:40]}”. For example {example}."
+        )
+    if len(words) < 2:
+        raise CommandError(
+            f"Which {kind}? Give its number, short id or PostHog link, e.g. `/posthog {verb} {kind} "
+            f"{'42' if kind == 'dashboard' else 'abc123XY'}{' weekly' if verb == 'subscribe' else ''}`."
+        )
+    raw = words[1]
+    try:
+        ref_kind, ref = parse_posthog_reference(raw)
+    except InvalidReference as exc:
+        raise CommandError(str(exc)) from None
+    if isinstance(ref, int) and len(str(ref)) > MAX_ID_DIGITS:
+        raise CommandError(f"{kind.capitalize()} {str(ref)[:30]}… is not a PostHog id; it is far too long.")
+    if kind == "dashboard" and ref_kind == "insight":
+        if "/" in raw:
+            raise CommandError(
+                f"That link is to an insight, not a dashboard. Use `/posthog {verb} insight {raw}"
+                f"{' weekly' if verb == 'subscribe' else ''}`."
+            )
+        raise CommandError(
+            f"Dashboards have numeric ids; “{raw[:40]}” looks like an insight's short id. "
+            f"Try `/posthog {verb} insight {raw[:40]}{' weekly' if verb == 'subscribe' else ''}`."
+        )
+    if kind == "insight" and ref_kind == "dashboard":
+        raise CommandError(
+            f"That link is to a dashboard, not an insight. Use `/posthog {verb} dashboard {ref}"
+            f"{' weekly' if verb == 'subscribe' else ''}`."
+        )
+    return kind, ref, words[2:]
+
+
+def _subscribe(rest: str) -> Subscribe:
+    if _MENTION.search(rest):
+        raise CommandError(
+            "I deliver to channels, not to people or groups. Name a channel with `in #channel`, or run the "
+            f"command in the channel itself, e.g. `{EXAMPLE_SUBSCRIBE} in #metrics`."
+        )
+    channels = list(_CHANNEL.finditer(rest))
+    if len(channels) > 1:
+        raise CommandError(
+            "One subscription delivers to one channel. Run the command once per channel, e.g. "
+            f"`{EXAMPLE_SUBSCRIBE} in #metrics`."
+        )
+    channel_id = channel_name = None
+    if channels:
+        match = channels[0]
+        channel_id = match.group(1).upper()
+        channel_name = (match.group(2) or "").strip() or None
+        rest = (rest[: match.start()] + " " + rest[match.end() :]).strip()
+    plain = _PLAIN_CHANNEL.search(rest)
+    if plain is not None:
+        raise CommandError(
+            f"I couldn't tell which channel “#{plain.group(1)[:40]}” is. Type `#` and pick the channel from "
+            "Slack's list so that it becomes a link, or run the command in that channel."
+        )
+    rest, project = _take_project(rest)
+    kind, ref, remaining = parse_target("subscribe", rest.split())
+    schedule = " ".join(remaining).strip()
+    if schedule.lower().startswith("in ") or schedule.lower() == "in":
+        raise CommandError(
+            "Say where with a channel link, e.g. `in #metrics` (type `#` and pick the channel), and how often, "
+            f"e.g. `{EXAMPLE_SUBSCRIBE} in #metrics`."
+        )
+    if not schedule:
+        raise CommandError(
+            f"How often should I send {kind} {ref}? Add a schedule, e.g. `/posthog subscribe {kind} {ref} weekly`, "
+            "`daily at 9am`, `weekdays at 17:30` or `monthly on the first monday`."
+        )
+    return Subscribe(kind, ref, schedule, channel_id, channel_name, project)
+
+
+def _preview(rest: str) -> Preview:
+    rest, project = _take_project(rest)
+    kind, ref, remaining = parse_target("preview", rest.split())
+    if remaining:
+        raise CommandError(
+            f"`/posthog preview` takes just what to show, e.g. `/posthog preview {kind} {ref}`; "
+            f"I don't understand “{' '.join(remaining)[:40]}”."
+        )
+    return Preview(kind, ref, project)

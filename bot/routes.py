@@ -1,0 +1,79 @@
+"""The Slack HTTP surface on our aiohttp application: /slack/events, /slack/install, /slack/oauth_redirect."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from core.db import Database
+from core.settings import Settings
+
+from .app import build_bolt_app
+from .services import BotServices
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+SLACK_APP_KEY = web.AppKey("slack_bolt_app", AsyncApp)
+
+
+def add_routes(
+    app: web.Application, *, database: Database, settings: Settings, renderer_factory=None
+) -> AsyncApp | None:
+    """Mount the Slack routes. Returns the Bolt app, or None when SLACK_SIGNING_SECRET is not set."""
+    if not settings.slack_signing_secret:
+        # Without a secret no request can be verified, so none is accepted.
+        async def not_configured(_request: web.Request) -> web.Response:
+            return web.Response(status=503, text="Slack is not configured: set SLACK_SIGNING_SECRET.")
+
+        app.router.add_post(EVENTS_PATH, not_configured)
+        app.router.add_get(INSTALL_PATH, not_configured)
+        app.router.add_get(REDIRECT_PATH, not_configured)
+        return None
+
+    bolt, services = build_bolt_app(database, settings, renderer_factory=renderer_factory)
+    app[SLACK_APP_KEY] = bolt
+
+    async def events(request: web.Request) -> web.Response:
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def install(request: web.Request) -> web.Response:
+        if bolt.oauth_flow is None:
+            return web.Response(status=404, text="Installing from this page is not configured (SLACK_CLIENT_ID).")
+        return await to_aiohttp_response(await bolt.oauth_flow.handle_installation(await to_bolt_request(request)))
+
+    async def oauth_redirect(request: web.Request) -> web.Response:
+        if bolt.oauth_flow is None:
+            return web.Response(status=404, text="Installing from this page is not configured (SLACK_CLIENT_ID).")
+        return await to_aiohttp_response(await bolt.oauth_flow.handle_callback(await to_bolt_request(request)))
+
+    app.router.add_post(EVENTS_PATH, events)
+    app.router.add_get(INSTALL_PATH, install)
+    app.router.add_get(REDIRECT_PATH, oauth_redirect)
+    if settings.slack_app_token:
+        _add_socket_mode(app, bolt, settings, services)
+    return bolt
+
+
+def _add_socket_mode(app: web.Application, bolt: AsyncApp, settings: Settings, services: BotServices) -> None:
+    """Socket Mode for local development: Slack pushes over a WebSocket, no public URL needed."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+
+    async def start(_app: web.Application) -> None:
+        await handler.connect_async()
+        log.info("Slack Socket Mode connected")
+
+    async def stop(_app: web.Application) -> None:
+        await handler.close_async()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)

@@ -1,0 +1,77 @@
+"""Web API clients pointed at `settings.slack_api_url`, with retries on rate limits and lost connections."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.settings import Settings
+
+# A Retry-After longer than this is not waited out in-process: the delivery fails as transient instead and the
+# scheduler retries later, so that one rate-limited workspace cannot hold a worker for minutes.
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def _retry_after(response: HttpResponse) -> float | None:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after" and values:
+            try:
+                return float(values[0])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class RateLimitRetryHandler(AsyncRetryHandler):
+    """Waits out HTTP 429 for Retry-After seconds (plus a little jitter), up to a cap."""
+
+    def __init__(self, max_retry_count: int = 3, max_wait: float = MAX_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response)
+        return wait is None or wait <= self.max_wait
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        wait = (_retry_after(response) if response is not None else None) or 1.0
+        state.next_attempt_requested = True
+        await asyncio.sleep(wait + random.random() * 0.25)
+        state.increment_current_attempt()
+
+
+def api_base_url(settings: Settings) -> str:
+    url = settings.slack_api_url or "https://slack.com/api/"
+    return url if url.endswith("/") else url + "/"
+
+
+def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=api_base_url(settings),
+        timeout=30,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2), RateLimitRetryHandler()],
+    )

@@ -1,0 +1,142 @@
+"""Workspace-scoped reads and writes. Every query here takes the requesting workspace and filters by it.
+
+This is what keeps workspaces apart: a subscription id of another workspace is looked up exactly like an
+unknown id, and comes back as None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription, utcnow
+from core.subscriptions import apply_schedule, schedule_of
+
+
+async def get_subscription(session: AsyncSession, workspace: SlackWorkspace, subscription_id: int | str | None):
+    try:
+        key = int(str(subscription_id).lstrip("#"))
+    except (TypeError, ValueError):
+        return None
+    if not 0 < key < 2**62:
+        return None
+    return await session.scalar(
+        select(Subscription).where(
+            Subscription.id == key,
+            Subscription.workspace_id == workspace.id,
+            Subscription.deleted_at.is_(None),
+        )
+    )
+
+
+async def list_subscriptions(
+    session: AsyncSession, workspace: SlackWorkspace, *, channel_id: str | None = None
+) -> list[Subscription]:
+    query = select(Subscription).where(
+        Subscription.workspace_id == workspace.id,
+        Subscription.deleted_at.is_(None),
+        Subscription.target_type == "slack",
+    )
+    if channel_id is not None:
+        query = query.where(Subscription.slack_channel_id == channel_id)
+    return list((await session.scalars(query.order_by(Subscription.id))).all())
+
+
+async def list_connections(session: AsyncSession, workspace: SlackWorkspace) -> list[PostHogConnection]:
+    return list(
+        (
+            await session.scalars(
+                select(PostHogConnection)
+                .where(PostHogConnection.workspace_id == workspace.id)
+                .order_by(PostHogConnection.id)
+            )
+        ).all()
+    )
+
+
+async def get_connection(session: AsyncSession, workspace: SlackWorkspace, connection_id: int):
+    return await session.scalar(
+        select(PostHogConnection).where(
+            PostHogConnection.id == connection_id, PostHogConnection.workspace_id == workspace.id
+        )
+    )
+
+
+async def pending_manual_delivery(session: AsyncSession, subscription: Subscription) -> Delivery | None:
+    return await session.scalar(
+        select(Delivery).where(
+            Delivery.subscription_id == subscription.id,
+            Delivery.trigger == "manual",
+            Delivery.status.in_(("pending", "running")),
+        )
+    )
+
+
+async def request_delivery_now(session: AsyncSession, subscription: Subscription) -> tuple[Delivery, bool]:
+    """Record a delivery due now for the scheduler to claim. Returns (delivery, created)."""
+    existing = await pending_manual_delivery(session, subscription)
+    if existing is not None:
+        return existing, False
+    delivery = Delivery(
+        subscription_id=subscription.id, scheduled_for=utcnow(), trigger="manual", status="pending"
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery, True
+
+
+def pause(subscription: Subscription, reason: str) -> None:
+    subscription.enabled = False
+    subscription.paused_reason = reason
+
+
+def resume(subscription: Subscription) -> None:
+    subscription.enabled = True
+    subscription.paused_reason = None
+    subscription.consecutive_failures = 0
+    # Start from now: a subscription paused for a month must not deliver its missed occurrences at once.
+    apply_schedule(subscription, schedule_of(subscription))
+
+
+def unsubscribe(subscription: Subscription) -> None:
+    subscription.enabled = False
+    subscription.deleted_at = utcnow()
+    subscription.next_delivery_at = None
+
+
+@dataclass
+class LastDelivery:
+    delivery: Delivery
+    targets: list[DeliveryTarget]
+
+    @property
+    def error(self) -> str | None:
+        return self.delivery.error or next((t.error for t in self.targets if t.error), None)
+
+
+async def last_deliveries(session: AsyncSession, subscription_ids: list[int]) -> dict[int, LastDelivery]:
+    """The most recent delivery of each subscription, with its per-target outcomes."""
+    if not subscription_ids:
+        return {}
+    rows = (
+        await session.scalars(
+            select(Delivery)
+            .where(Delivery.subscription_id.in_(subscription_ids))
+            .order_by(Delivery.subscription_id, Delivery.scheduled_for.desc(), Delivery.id.desc())
+        )
+    ).all()
+    latest: dict[int, Delivery] = {}
+    for row in rows:
+        latest.setdefault(row.subscription_id, row)
+    by_delivery: dict[int, list[DeliveryTarget]] = {}
+    if latest:
+        targets = (
+            await session.scalars(
+                select(DeliveryTarget).where(DeliveryTarget.delivery_id.in_([d.id for d in latest.values()]))
+            )
+        ).all()
+        for target in targets:
+            by_delivery.setdefault(target.delivery_id, []).append(target)
+    return {sid: LastDelivery(d, by_delivery.get(d.id, [])) for sid, d in latest.items()}

@@ -1,0 +1,186 @@
+"""SlackSender: a delivery reaches the Slack stand-in as one parent message plus one upload per image."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from bot import SlackSender
+from bot.installation_store import find_workspace
+from core.models import Subscription
+from core.schedule_phrases import parse_schedule
+from core.subscriptions import create_subscription, demo_connection
+from posthog_api import DemoProject
+from tests.standins.slack_api import Reply, start_bot
+
+
+def png(color: tuple[int, int, int], size=(40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+async def env(db):
+    env = await start_bot(db)
+    await env.install("T1")
+    yield env
+    await env.close()
+
+
+async def make_subscription(db, *, channel="C1", in_thread=True, team_id="T1") -> int:
+    async with db.transaction() as session:
+        workspace = await find_workspace(session, team_id)
+        connection = await demo_connection(session, workspace.id)
+        subscription = await create_subscription(
+            session, connection=connection, content_type="dashboard", content_ref="42",
+            schedule=parse_schedule("weekly", "Europe/London"), title="Product overview", target_type="slack",
+            slack_channel_id=channel, created_by="UCREATOR", workspace_id=workspace.id,
+        )
+        subscription.slack_images_in_thread = in_thread
+        return subscription.id
+
+
+async def dashboard_tiles() -> list[tuple[str, bytes]]:
+    dashboard = await DemoProject().get_dashboard(42)
+    tiles = [t for t in dashboard.tiles if t.insight is not None]
+    return [(t.insight.name, png((i * 20 % 255, 80, 160))) for i, t in enumerate(tiles)]
+
+
+async def send(env, subscription_id, images):
+    return await SlackSender(env.database, env.settings).send(
+        subscription_id, title="Product overview", posthog_url="https://demo.posthog.example/project/1/dashboard/42",
+        schedule_summary="every Monday at 09:00 (Europe/London)", next_delivery=None, images=images,
+    )
+
+
+async def test_dashboard_delivery_posts_parent_then_uploads_every_tile_into_its_thread(env, db):
+    subscription_id = await make_subscription(db)
+    images = await dashboard_tiles()
+    assert len(images) >= 3
+
+    outcome = await send(env, subscription_id, images)
+
+    assert outcome.status == "sent" and outcome.message_ts and not outcome.transient
+    [parent] = env.slack.calls_to("chat.postMessage")
+    assert parent.params["channel"] == "C1"
+    assert parent.token == "xoxb-t1-token"
+    actions = [e["action_id"] for b in parent.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["subscription_open_in_posthog", "subscription_send_now", "subscription_pause",
+                       "subscription_unsubscribe"]
+
+    asked = env.slack.calls_to("files.getUploadURLExternal")
+    uploaded = env.slack.calls_to("upload")
+    completed = env.slack.calls_to("files.completeUploadExternal")
+    assert len(asked) == len(uploaded) == len(images)
+    assert [c.body for c in uploaded] == [image for _, image in images]
+    completed_ids = [f["id"] for c in completed for f in json.loads(c.params["files"])]
+    assert sorted(completed_ids) == sorted(c.params["file_id"] for c in uploaded)
+    for call in completed:
+        assert call.params["channel_id"] == "C1"
+        assert call.params["thread_ts"] == outcome.message_ts
+    titles = [f["title"] for c in completed for f in json.loads(c.params["files"])]
+    assert titles == [name for name, _ in images]
+    # Never the legacy upload, never public links.
+    methods = {c.method for c in env.slack.calls}
+    assert "files.upload" not in methods and "files.sharedPublicURL" not in methods
+
+
+async def test_images_beside_the_message_when_not_in_thread(env, db):
+    subscription_id = await make_subscription(db, in_thread=False)
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))])
+    assert outcome.status == "sent"
+    [completed] = env.slack.calls_to("files.completeUploadExternal")
+    assert not completed.params.get("thread_ts")
+
+
+async def test_rate_limit_is_waited_out(env, db):
+    subscription_id = await make_subscription(db)
+    env.slack.script("chat.postMessage", Reply(429, headers={"Retry-After": "1"}))
+    started = time.monotonic()
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))])
+    assert outcome.status == "sent"
+    assert time.monotonic() - started >= 1.0
+    assert len(env.slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_not_in_channel_joins_and_retries(env, db):
+    subscription_id = await make_subscription(db)
+    env.slack.script("chat.postMessage", {"ok": False, "error": "not_in_channel"})
+    outcome = await send(env, subscription_id, [])
+    assert outcome.status == "sent"
+    assert [c.params["channel"] for c in env.slack.calls_to("conversations.join")] == ["C1"]
+    assert len(env.slack.calls_to("chat.postMessage")) == 2
+
+
+@pytest.mark.parametrize("error", ["is_archived", "channel_not_found", "token_revoked"])
+async def test_configuration_errors_pause_and_tell_the_creator(env, db, error):
+    subscription_id = await make_subscription(db)
+    env.slack.script("chat.postMessage", {"ok": False, "error": error})
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))])
+    assert (outcome.status, outcome.error, outcome.transient, outcome.paused) == ("failed", error, False, True)
+    async with db.session() as session:
+        subscription = await session.get(Subscription, subscription_id)
+    assert subscription.enabled is False and error in subscription.paused_reason
+    dm = env.slack.calls_to("chat.postMessage")[-1]
+    assert dm.params["channel"] == "UCREATOR"
+    assert f"#{subscription_id}" in dm.params["text"] and error in dm.params["text"]
+    assert env.slack.calls_to("files.getUploadURLExternal") == []
+
+
+async def test_server_errors_are_transient_and_do_not_pause(env, db):
+    subscription_id = await make_subscription(db)
+    env.slack.script("chat.postMessage", Reply(503, body={"ok": False, "error": "service_unavailable"}))
+    outcome = await send(env, subscription_id, [])
+    assert outcome.status == "failed" and outcome.transient is True and outcome.paused is False
+    async with db.session() as session:
+        assert (await session.get(Subscription, subscription_id)).enabled is True
+
+
+async def test_unreachable_slack_is_transient(env, db):
+    subscription_id = await make_subscription(db)
+    env.settings.slack_api_url = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
+    outcome = await send(env, subscription_id, [])
+    assert outcome.status == "failed" and outcome.transient is True
+
+
+async def test_messages_to_one_channel_are_paced(env, db):
+    first = await make_subscription(db)
+    second = await make_subscription(db)
+    started = time.monotonic()
+    for subscription_id in (first, second):
+        assert (await send(env, subscription_id, [])).status == "sent"
+    assert time.monotonic() - started >= 0.9
+
+
+async def test_rotating_token_is_refreshed_when_near_expiry(db):
+    env = await start_bot(db, slack_client_id="111.222", slack_client_secret="shh")
+    try:
+        from slack_sdk.oauth.installation_store import Installation
+
+        from bot import DatabaseInstallationStore
+
+        env.slack.add_token("xoxe.xoxb-old", team_id="T1")
+        await DatabaseInstallationStore(db).async_save(Installation(
+            team_id="T1", user_id="UADMIN", bot_token="xoxe.xoxb-old", bot_refresh_token="xoxe-1-refresh",
+            bot_token_expires_in=60, bot_id="BT1", bot_user_id="UBOTT1",
+        ))
+        subscription_id = await make_subscription(db)
+        outcome = await send(env, subscription_id, [])
+        assert outcome.status == "sent"
+        [refresh] = env.slack.calls_to("oauth.v2.access")
+        assert refresh.params["grant_type"] == "refresh_token"
+        [post] = env.slack.calls_to("chat.postMessage")
+        assert post.token.startswith("xoxe.xoxb-rotated-")
+        async with db.session() as session:
+            from core.models import SlackInstallation
+
+            row = (await session.scalars(select(SlackInstallation))).one()
+            assert row.bot_token == post.token
+    finally:
+        await env.close()
