@@ -105,7 +105,10 @@ class SlackSender:
         schedule_summary: str = "",
         next_delivery: datetime | None = None,
         images: list[tuple[str, bytes]] | None = None,
+        parent_ts: str | None = None,
     ) -> SlackOutcome:
+        """Post the parent message and upload the images. `parent_ts` resumes an earlier attempt that posted
+        the parent but not the images, so that a retry never posts the parent twice."""
         async with self.database.session() as session:
             subscription = await session.get(Subscription, subscription_id)
             workspace = await session.get(SlackWorkspace, subscription.workspace_id) if subscription else None
@@ -121,21 +124,38 @@ class SlackSender:
         except _Failed as failure:
             return await self._failed(subscription, token=None, failure=failure)
         client = web_client(self.settings, token)
+        ts = parent_ts
         try:
-            text, message_blocks = blocks.delivered_message(
-                subscription,
-                title=title,
-                posthog_url=posthog_url,
-                schedule_summary=schedule_summary,
-                next_delivery=next_delivery,
-            )
-            await _pacer.wait(channel)
-            ts = await self._post(client, channel, text, message_blocks)
+            if ts is None:
+                text, message_blocks = blocks.delivered_message(
+                    subscription,
+                    title=title,
+                    posthog_url=posthog_url,
+                    schedule_summary=schedule_summary,
+                    next_delivery=next_delivery,
+                )
+                await _pacer.wait(channel)
+                ts = await self._post(client, channel, text, message_blocks)
             if images:
                 await self._upload(client, channel, ts if subscription.slack_images_in_thread else None, images)
         except _Failed as failure:
-            return await self._failed(subscription, token=token, failure=failure)
+            outcome = await self._failed(subscription, token=token, failure=failure)
+            outcome.message_ts = ts
+            return outcome
         return SlackOutcome("sent", message_ts=ts, channel_id=channel)
+
+    async def notify_creator(self, subscription_id: int, reason: str) -> None:
+        """Tell the subscription's creator, in a direct message, why it was paused."""
+        async with self.database.session() as session:
+            subscription = await session.get(Subscription, subscription_id)
+            workspace = await session.get(SlackWorkspace, subscription.workspace_id) if subscription else None
+        if subscription is None or workspace is None or not workspace.active:
+            return
+        try:
+            token = await self._bot_token(workspace)
+        except _Failed:
+            return
+        await self._tell_creator(subscription, token, None, reason)
 
     # -- steps --------------------------------------------------------------------------------------------
 
@@ -220,14 +240,20 @@ class SlackSender:
         return SlackOutcome("failed", failure.code, transient=False, channel_id=subscription.slack_channel_id,
                             paused=True)
 
-    async def _tell_creator(self, subscription: Subscription, token: str | None, code: str, reason: str) -> None:
+    async def _tell_creator(
+        self, subscription: Subscription, token: str | None, code: str | None, reason: str
+    ) -> None:
         creator = subscription.created_by
         if not token or not creator or not creator.startswith(("U", "W")):
             return
         text = (
             f":pause_button: I paused your subscription #{subscription.id} "
-            f"({blocks.escape(blocks.label(subscription))}) because {reason}. (Slack said `{code}`.)"
+            f"({blocks.escape(blocks.label(subscription))}) because {reason}."
         )
+        if code:
+            text += f" (Slack said `{code}`.)"
+        else:
+            text += f" Resume it with `/posthog resume {subscription.id}`."
         try:
             await web_client(self.settings, token).chat_postMessage(channel=creator, text=text)
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:

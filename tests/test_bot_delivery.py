@@ -142,6 +142,22 @@ async def test_server_errors_are_transient_and_do_not_pause(env, db):
         assert (await session.get(Subscription, subscription_id)).enabled is True
 
 
+async def test_a_retry_after_a_failed_upload_does_not_post_the_parent_twice(env, db):
+    subscription_id = await make_subscription(db)
+    images = (await dashboard_tiles())[:2]
+    env.slack.script("files.getUploadURLExternal", Reply(503, body={"ok": False, "error": "service_unavailable"}))
+    first = await send(env, subscription_id, images)
+    assert first.status == "failed" and first.transient and first.message_ts
+
+    second = await SlackSender(env.database, env.settings).send(
+        subscription_id, title="Product overview", images=images, parent_ts=first.message_ts
+    )
+    assert second.status == "sent" and second.message_ts == first.message_ts
+    assert len(env.slack.calls_to("chat.postMessage")) == 1
+    assert len(env.slack.calls_to("files.completeUploadExternal")) >= 1
+    assert len(env.slack.calls_to("upload")) == len(images)
+
+
 async def test_unreachable_slack_is_transient(env, db):
     subscription_id = await make_subscription(db)
     env.settings.slack_api_url = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
