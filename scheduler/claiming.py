@@ -48,7 +48,11 @@ def _lock(statement, session: AsyncSession):
 def targets_for(subscription: Subscription) -> list[DeliveryTarget]:
     if subscription.target_type == "slack":
         return [DeliveryTarget(kind="slack", address=subscription.slack_channel_id or "")]
-    return [DeliveryTarget(kind="email", address=address) for address in subscription.email_recipients]
+    # A recipient listed twice gets one email (and one target row: the pair is unique per delivery).
+    addresses: dict[str, str] = {}
+    for address in subscription.email_recipients:
+        addresses.setdefault(address.casefold(), address)
+    return [DeliveryTarget(kind="email", address=address) for address in addresses.values()]
 
 
 def _missed_occurrences(subscription: Subscription, now: datetime) -> list[datetime]:

@@ -1,19 +1,64 @@
-"""The pipeline's email step: hands reports to `mail/` and maps its outcomes back onto delivery targets."""
+"""The pipeline's email step: hands reports to `mail/` and maps its outcomes back onto delivery targets.
+
+Each recipient's reports go to `mail/` as one call (so they become one digest), and their outcomes are
+reported as soon as that recipient's email is sent: a process that dies halfway through a run has recorded
+every email it sent, and the process that takes the run over sends only the rest.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from core.settings import Settings
 from core.subscriptions import schedule_of
-from mail import EmailReport, ReportImage, send_reports
+from mail import EmailReport, ReportImage, make_transport, send_reports
 from scheduler.pipeline import Job, RenderedContent, SendResult
+
+log = logging.getLogger(__name__)
+
+RECIPIENTS_AT_ONCE = 4  # emails composed and in flight at once (the SMTP transport sends one at a time)
 
 
 class EmailSender:
     def __init__(self, settings: Settings, transport=None) -> None:
         self.settings = settings
-        self.transport = transport  # None: mail/ opens the configured transport per run
+        self.transport = transport  # None: the configured transport, opened for each run
 
-    async def __call__(self, items: list[tuple[Job, object, RenderedContent]]) -> dict[int, SendResult]:
+    async def __call__(
+        self,
+        items: list[tuple[Job, object, RenderedContent]],
+        on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
+    ) -> dict[int, SendResult]:
+        by_recipient: dict[str, list[tuple[Job, object, RenderedContent]]] = {}
+        for item in items:
+            by_recipient.setdefault(item[1].address.casefold(), []).append(item)
+        transport = self.transport or make_transport(self.settings)
+        limit = asyncio.Semaphore(RECIPIENTS_AT_ONCE)
+        results: dict[int, SendResult] = {}
+
+        async def one(group: list[tuple[Job, object, RenderedContent]]) -> None:
+            async with limit:
+                try:
+                    outcome = await self._send(group, transport)
+                except Exception as exc:  # noqa: BLE001 - one recipient's failure must not stop the others
+                    log.exception("could not email %s", group[0][1].address)
+                    error = SendResult("failed", error=f"{type(exc).__name__}: {exc}")
+                    outcome = {target.id: error for _job, target, _rendered in group}
+            results.update(outcome)
+            if on_result is not None:
+                for target_id, result in outcome.items():
+                    await on_result(target_id, result)
+
+        try:
+            await asyncio.gather(*(one(group) for group in by_recipient.values()))
+        finally:
+            if self.transport is None:
+                await transport.close()
+        return results
+
+    async def _send(self, items: list[tuple[Job, object, RenderedContent]], transport) -> dict[int, SendResult]:
         reports = [
             EmailReport(
                 subscription_id=job.subscription.id,
@@ -26,7 +71,7 @@ class EmailSender:
             )
             for job, target, rendered in items
         ]
-        outcomes = await send_reports(reports, transport=self.transport, settings=self.settings)
+        outcomes = await send_reports(reports, transport=transport, settings=self.settings)
         by_key = {(o.subscription_id, o.recipient.casefold()): o for o in outcomes}
         results = {}
         for job, target, _rendered in items:

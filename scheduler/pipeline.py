@@ -80,10 +80,15 @@ class SlackSend(Protocol):
 
 
 class EmailSend(Protocol):
-    """Sends every (job, recipient) pair given, grouping a recipient's reports into one digest."""
+    """Sends every (job, recipient) pair given, grouping a recipient's reports into one digest.
+
+    `on_result(target_id, result)` is awaited as soon as a target's outcome is known, so that it is recorded
+    before the rest of the run goes on; the returned mapping holds every outcome."""
 
     async def __call__(
-        self, items: list[tuple[Job, DeliveryTarget, RenderedContent]]
+        self,
+        items: list[tuple[Job, DeliveryTarget, RenderedContent]],
+        on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
     ) -> dict[int, SendResult]: ...
 
 
@@ -98,8 +103,12 @@ class Pipeline:
     retry_base_seconds: float = 2.0
     max_consecutive_failures: int = 3
     content_concurrency: int = 2
+    # Slack posts in flight at once. Unbounded, a run of hundreds of deliveries queues for database connections
+    # (each send reads its subscription and records its outcome) until the pool times out and sends fail.
+    send_concurrency: int = 8
     notify_paused: Callable[[Subscription, str], Awaitable[None]] | None = None
     renders: int = 0  # how many distinct contents were rendered (for benchmarks and tests)
+    _send_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)  # shared by every run
 
     async def run(self, delivery_ids: list[int]) -> None:
         jobs = await self._load_jobs(delivery_ids)
@@ -185,7 +194,10 @@ class Pipeline:
         if self.send_slack is None:
             result = SendResult("failed", error="Slack delivery is not configured")
         else:
-            result = await self._retrying_send(lambda: self.send_slack(job, target, content))
+            if self._send_slots is None:
+                self._send_slots = asyncio.Semaphore(self.send_concurrency)
+            async with self._send_slots:
+                result = await self._retrying_send(lambda: self.send_slack(job, target, content))
         job.results[target.id] = result
         await self._record_target(target.id, result)
 
@@ -207,18 +219,25 @@ class Pipeline:
         # sender retries temporary SMTP failures itself.
         if not items:
             return
+        recorded: set[int] = set()
+
+        async def record(target_id: int, result: SendResult) -> None:
+            if target_id not in recorded:
+                recorded.add(target_id)
+                await self._record_target(target_id, result)
+
         if self.send_email is None:
             results = {t.id: SendResult("failed", error="email delivery is not configured") for _, t, _ in items}
         else:
             try:
-                results = await self.send_email(items)
+                results = await self.send_email(items, on_result=record)
             except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
                 log.exception("email sender failed")
                 results = {t.id: SendResult("failed", error=f"{type(exc).__name__}: {exc}") for _, t, _ in items}
         for job, target, _content in items:
             result = results.get(target.id) or SendResult("failed", error="no outcome reported")
             job.results[target.id] = result
-            await self._record_target(target.id, result)
+            await record(target.id, result)
 
     async def _record_target(self, target_id: int, result: SendResult) -> None:
         async with self.database.transaction() as session:

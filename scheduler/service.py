@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,8 +43,12 @@ class SchedulerService:
         poll_seconds: float = 5.0,
         retention: timedelta = timedelta(days=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_in_flight: int | None = None,
     ) -> None:
         self.database = database
+        # Deliveries this process runs at once; it claims more only as they finish, so that the work is shared
+        # with the other processes instead of being taken by whichever polls first.
+        self.max_in_flight = max_in_flight or policy.batch
         self.pipeline = pipeline
         self.policy = policy
         self.poll_seconds = poll_seconds
@@ -97,9 +102,14 @@ class SchedulerService:
             return []
         async with self._tick_lock:
             now = self.clock()
+            room = self.max_in_flight - len(self._running)
+            if room <= 0:
+                return []
             try:
-                ids = await claim_pending_and_expired(self.database, now, self.policy)
-                ids += await claim_due_subscriptions(self.database, now, self.policy)
+                ids = await claim_pending_and_expired(self.database, now, replace(self.policy, batch=room))
+                if len(ids) < room:
+                    policy = replace(self.policy, batch=room - len(ids))
+                    ids += await claim_due_subscriptions(self.database, now, policy)
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
                 log.exception("claiming failed; trying again at the next tick")
                 return []

@@ -1,0 +1,254 @@
+"""Fan-out benchmark: render each dashboard once for all its subscribers, against a render per subscription.
+
+    .venv/bin/python bench/fanout.py [--subscriptions 1000] [--dashboards 50] [--slice 100] [--tiles N]
+                                     [--scale 2] [--database-url URL]
+
+1,000 subscriptions over 50 dashboards (copies of the demo project's dashboards, each with its own id and name),
+half to Slack channels, half to email recipients, all due at the same moment, go through the real pipeline:
+real Chromium, the Slack Web API stand-in and an SMTP server on loopback, a real database (a fresh SQLite file
+unless --database-url is given). Prints the renders performed (equal to the distinct dashboards), the deliveries
+made and the wall time; then the same pipeline on a slice of 100 subscriptions with a render per subscription
+(each one asks for its own image width, so no two share content), and the ratio of the per-delivery costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
+os.environ.setdefault("SECRET_KEY", "bench-secret-key")
+os.environ.setdefault("POSTHOG_EXPORTS_VAR_DIR", str(_TMP / "var"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiohttp import web  # noqa: E402
+from slack_sdk.oauth.installation_store import Installation  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+
+from bot import DatabaseInstallationStore  # noqa: E402
+from bot.installation_store import find_workspace  # noqa: E402
+from core import migrations  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.models import Base, Delivery, DeliveryTarget  # noqa: E402
+from core.schedule_phrases import parse_schedule  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.subscriptions import create_subscription, demo_connection  # noqa: E402
+from posthog_api import DEMO_BASE_URL, DEMO_PROJECT_ID, DemoProject, normalize_dashboard  # noqa: E402
+from render import Renderer  # noqa: E402
+from scheduler.assembly import build_pipeline  # noqa: E402
+from scheduler.claiming import ClaimPolicy, claim_due_subscriptions  # noqa: E402
+from scheduler.content import ContentRenderer  # noqa: E402
+from scheduler.pipeline import Pipeline  # noqa: E402
+from tests.standins.slack_api import Call, SlackStandIn  # noqa: E402
+from tests.standins.smtp_server import SmtpServer  # noqa: E402
+
+TEAM, TOKEN = "T1", "xoxb-bench-token"
+FIRST_DASHBOARD_ID = 5001
+SOURCE_DASHBOARDS = (42, 43, 44)  # the demo project's dashboards, copied round-robin
+WIDTH = 1200  # the dashboard width every grouped subscription asks for
+DUE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class CopiedDashboards:
+    """A content source serving `count` dashboards, each a copy of a demo dashboard with its own id and name.
+
+    Insights come from the demo project unchanged. With `tiles`, each copy keeps only its first `tiles` tiles."""
+
+    def __init__(self, count: int, tiles: int | None = None) -> None:
+        self.count = count
+        self.tiles = tiles
+        self.demo = DemoProject()
+
+    async def __aenter__(self) -> CopiedDashboards:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+    async def get_insight(self, ref, *, refresh: bool = True):
+        return await self.demo.get_insight(ref, refresh=refresh)
+
+    async def get_dashboard(self, dashboard_id: int, *, refresh: bool = True):
+        number = int(dashboard_id) - FIRST_DASHBOARD_ID
+        if not 0 <= number < self.count:
+            raise LookupError(f"dashboard {dashboard_id} is not one of the {self.count} bench dashboards")
+        payload = await self.demo.get_dashboard_payload(SOURCE_DASHBOARDS[number % len(SOURCE_DASHBOARDS)])
+        payload["id"] = int(dashboard_id)
+        payload["name"] = f"{payload['name']} (copy {number + 1})"
+        if self.tiles:
+            payload["tiles"] = payload["tiles"][: self.tiles]
+        return normalize_dashboard(payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID)
+
+
+class CountingSlack(SlackStandIn):
+    """The Slack stand-in, keeping only the size of uploaded files (a thousand deliveries of images add up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uploaded_bytes = 0
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        size = len(await request.read())
+        self.uploaded_bytes += size
+        self.uploads[file_id] = b""
+        self.calls.append(Call("upload", {"file_id": file_id, "bytes": size}, None))
+        return web.Response(text="OK - 0")
+
+
+async def reset(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        if database.engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+async def subscribe(database: Database, count: int, dashboards: int, *, widths: list[int] | None = None,
+                    prefix: str = "") -> None:
+    """`count` subscriptions over `dashboards` dashboards, alternately to a Slack channel and an email address,
+    each with a target of its own, all due at DUE."""
+    schedule = parse_schedule("daily at 9:00", "UTC", today=DUE.date())
+    async with database.transaction() as session:
+        workspace = await find_workspace(session, TEAM)
+        connection = await demo_connection(session, workspace.id)
+        for i in range(count):
+            target = (
+                dict(target_type="slack", slack_channel_id=f"C{prefix}{i:05d}") if i % 2 == 0
+                else dict(target_type="email", email_recipients=[f"{prefix}r{i:05d}@example.com"])
+            )
+            subscription = await create_subscription(
+                session, connection=connection, content_type="dashboard",
+                content_ref=str(FIRST_DASHBOARD_ID + i % dashboards), schedule=schedule,
+                workspace_id=workspace.id, created_by="UCREATOR", now=DUE - timedelta(minutes=1), **target,
+            )
+            subscription.image_width = widths[i] if widths else WIDTH
+
+
+async def run_once(
+    pipeline: Pipeline, database: Database, count: int, rendered_at: list[float]
+) -> tuple[float, int, int]:
+    """Claim everything due and run it through the pipeline; (seconds, deliveries succeeded, targets sent)."""
+    policy = ClaimPolicy(worker_id="bench", lease=timedelta(minutes=30), grace=timedelta(hours=6), batch=count)
+    started = time.perf_counter()
+    ids = await claim_due_subscriptions(database, DUE, policy)
+    await pipeline.run(ids)
+    seconds = time.perf_counter() - started
+    render_phase = (max(rendered_at) - started) if rendered_at else 0.0
+    print(f"  (claim, fetch and render: {render_phase:.1f}s; sending and recording: {seconds - render_phase:.1f}s)")
+    async with database.session() as session:
+        succeeded = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded"))
+        sent = await session.scalar(
+            select(func.count()).select_from(DeliveryTarget).where(DeliveryTarget.status == "sent"))
+        statuses = Counter((await session.scalars(select(Delivery.status))).all())
+    if len(ids) != count or succeeded != count:
+        print(f"  !! claimed {len(ids)} of {count}; delivery statuses: {dict(statuses)}")
+    return seconds, succeeded, sent
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscriptions", type=int, default=1000)
+    parser.add_argument("--dashboards", type=int, default=50)
+    parser.add_argument("--slice", type=int, default=100, help="subscriptions run with a render each")
+    parser.add_argument("--tiles", type=int, default=None, help="keep only the first N tiles of each dashboard")
+    parser.add_argument("--scale", type=float, default=2.0, help="device scale factor of the images")
+    parser.add_argument("--pool", type=int, default=2, help="browser sessions (the pipeline renders two at once)")
+    parser.add_argument("--database-url", default=f"sqlite+aiosqlite:///{_TMP / 'bench.db'}")
+    args = parser.parse_args()
+
+    await asyncio.to_thread(migrations.upgrade, args.database_url)
+    database = Database(args.database_url)
+    await reset(database)
+    slack = await CountingSlack().start()
+    smtp = SmtpServer().start()
+    settings = Settings(
+        database_url=args.database_url, secret_key=os.environ["SECRET_KEY"], slack_api_url=slack.api_url,
+        email_transport="smtp", smtp_host=smtp.host, smtp_port=smtp.port, smtp_security="none",
+        email_from="Reports <reports@bench.example>", render_scale=args.scale,
+    )
+    await DatabaseInstallationStore(database).async_save(Installation(
+        app_id="A0APP", team_id=TEAM, team_name="Bench", user_id="UADMIN", bot_token=TOKEN, bot_id="BBENCH",
+        bot_user_id="UBOTBENCH", bot_scopes="commands,chat:write,files:write",
+    ))
+    slack.add_token(TOKEN, team_id=TEAM, bot_user_id="UBOTBENCH", bot_id="BBENCH")
+    source = CopiedDashboards(args.dashboards, args.tiles)
+
+    print(f"database: {database.engine.dialect.name}; images at scale {args.scale:g}, {args.pool} browser sessions; "
+          f"tiles per dashboard: {args.tiles or 'all (4, 6 or 9)'}")
+    try:
+        async with Renderer(settings=settings, pool_size=args.pool) as renderer:
+            rendered_at: list[float] = []
+
+            def pipeline() -> Pipeline:
+                built = build_pipeline(settings, database, renderer, clock=lambda: DUE)
+                load = ContentRenderer(renderer, settings, sources=lambda _connection, _s: source)
+
+                async def load_and_note(connection, key):
+                    content = await load(connection, key)
+                    rendered_at.append(time.perf_counter())
+                    return content
+
+                built.load_content = load_and_note
+                rendered_at.clear()
+                return built
+
+            # Warm the browsers (first page load, fonts, plotly.js) so neither run pays for it.
+            await renderer.render_dashboard(await source.get_dashboard(FIRST_DASHBOARD_ID), width=WIDTH)
+
+            await subscribe(database, args.subscriptions, args.dashboards)
+            grouped = pipeline()
+            seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at)
+            posts = len(slack.calls_to("chat.postMessage"))
+            uploads = len(slack.calls_to("upload"))
+            emails = len(smtp.messages)
+            per_grouped = seconds / max(succeeded, 1)
+            print(f"\ngrouped by content: {args.subscriptions} subscriptions over {args.dashboards} dashboards")
+            print(f"  renders performed:   {grouped.renders} (distinct contents: {args.dashboards})")
+            print(f"  deliveries made:     {succeeded} succeeded, {sent} targets sent "
+                  f"({posts} Slack messages with {uploads} images, {emails} emails)")
+            print(f"  wall time:           {seconds:.1f}s  ({per_grouped * 1000:.1f} ms per delivery)")
+
+            await reset(database)
+            await DatabaseInstallationStore(database).async_save(Installation(
+                app_id="A0APP", team_id=TEAM, team_name="Bench", user_id="UADMIN", bot_token=TOKEN,
+                bot_id="BBENCH", bot_user_id="UBOTBENCH", bot_scopes="commands,chat:write,files:write",
+            ))
+            slack.calls.clear()
+            before_emails = len(smtp.messages)
+            # A width of its own per subscription: no two share a rendered image.
+            widths = [WIDTH - args.slice // 2 + i for i in range(args.slice)]
+            await subscribe(database, args.slice, args.dashboards, widths=widths, prefix="x")
+            alone = pipeline()
+            seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at)
+            per_alone = seconds / max(succeeded, 1)
+            print(f"\nrender per subscription: {args.slice} subscriptions, each its own image width")
+            print(f"  renders performed:   {alone.renders}")
+            print(f"  deliveries made:     {succeeded} succeeded, {sent} targets sent "
+                  f"({len(slack.calls_to('chat.postMessage'))} Slack messages, "
+                  f"{len(smtp.messages) - before_emails} emails)")
+            print(f"  wall time:           {seconds:.1f}s  ({per_alone * 1000:.1f} ms per delivery)")
+
+            ratio = per_alone / per_grouped
+            print(f"\nper-delivery cost, render per subscription / grouped: {ratio:.1f}x "
+                  f"(target: at least 10x) {'OK' if ratio >= 10 else 'BELOW TARGET'}")
+            ok = grouped.renders == args.dashboards and alone.renders == args.slice and ratio >= 10
+    finally:
+        smtp.stop()
+        await slack.close()
+        await database.dispose()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,452 @@
+"""The delivery pipeline end to end: claim, fetch and render once, fan out to Slack and email, record, retry.
+
+Everything is real: the database under test, Chromium (one renderer shared by the module), the Slack Web API
+stand-in and an SMTP server on loopback. Time is a clock the tests move by hand; the scheduler service's
+`tick()` claims what is due at that moment and the pipeline sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from slack_sdk.oauth.installation_store import Installation
+from sqlalchemy import select, text
+from sqlalchemy.orm import selectinload
+
+from bot import DatabaseInstallationStore
+from bot.installation_store import find_workspace
+from core.db import Database
+from core.models import Base, Delivery, PostHogConnection, Subscription
+from core.schedule_phrases import parse_schedule
+from core.settings import Settings
+from core.subscriptions import create_subscription, demo_connection
+from render import Renderer
+from scheduler.assembly import scheduler_service
+from scheduler.service import SchedulerService
+from tests.standins.slack_api import Call, Reply, SlackStandIn
+from tests.standins.smtp_server import SmtpServer
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # every test shares the module's renderer and its loop
+
+TEAM = "T1"
+TOKEN = "xoxb-t1-token"
+CREATOR = "UCREATOR"
+DASHBOARD = "44"  # demo "Data team": four tiles, quick to draw
+DASHBOARD_TILES = 4
+INSIGHT = "1003"  # demo "Signups this week"
+
+
+class SlackWithChannels(SlackStandIn):
+    """The Slack stand-in, plus per-channel behaviour of chat.postMessage.
+
+    `failing[channel]` is answered to every post into that channel (recorded like any call);
+    `hold[channel]` makes posts into that channel wait until the event is set (`arrived` lists them).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: dict[str, Reply] = {}
+        self.hold: dict[str, asyncio.Event] = {}
+        self.arrived: list[str] = []
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "chat.postMessage":
+            params, body = await self._params(request)
+            channel = params.get("channel", "")
+            if channel in self.hold:
+                self.arrived.append(channel)
+                await self.hold[channel].wait()
+            failure = self.failing.get(channel)
+            if failure is not None:
+                self.calls.append(_call(params, body, request))
+                return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        return await super()._api(request)
+
+    def posts_to(self, channel: str) -> int:
+        return sum(1 for c in self.calls_to("chat.postMessage") if c.params.get("channel") == channel)
+
+    def uploads_completed_in(self, channel: str) -> int:
+        """Files shared into `channel` by files.completeUploadExternal."""
+        return sum(
+            len(json.loads(c.params.get("files", "[]")))
+            for c in self.calls_to("files.completeUploadExternal")
+            if c.params.get("channel_id") == channel
+        )
+
+
+def _call(params, body, request) -> Call:
+    auth = request.headers.get("Authorization", "")
+    return Call("chat.postMessage", params, auth[7:] if auth.startswith("Bearer ") else None, body)
+
+
+class Clock:
+    """The time the scheduler sees; tests move it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+
+@dataclass
+class Env:
+    db: Database
+    settings: Settings
+    slack: SlackWithChannels
+    smtp: SmtpServer
+    clock: Clock
+    service: SchedulerService
+    connection_id: int
+    workspace_id: int
+
+    async def subscribe(
+        self, *, content_type: str = "dashboard", ref: str = DASHBOARD, channel: str | None = None,
+        recipients: list[str] | None = None, phrase: str = "daily at 9:00", tz: str = "UTC",
+        created_by: str = CREATOR, title: str = "",
+    ) -> int:
+        async with self.db.transaction() as session:
+            connection = await session.get(PostHogConnection, self.connection_id)
+            subscription = await create_subscription(
+                session, connection=connection, content_type=content_type, content_ref=ref,
+                schedule=parse_schedule(phrase, tz, today=self.clock().date()), title=title,
+                target_type="slack" if channel else "email", slack_channel_id=channel,
+                email_recipients=recipients, created_by=created_by, workspace_id=self.workspace_id,
+                now=self.clock(),
+            )
+            return subscription.id
+
+    async def run_tick(self) -> list[int]:
+        """One scheduler tick at the clock's time, waiting until everything it started has finished."""
+        started = await self.service.tick()
+        await self.service.drain()
+        return started
+
+    async def deliveries(self, subscription_id: int) -> list[Delivery]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Delivery).where(Delivery.subscription_id == subscription_id)
+                .options(selectinload(Delivery.targets)).order_by(Delivery.scheduled_for)
+            )
+            return list(rows)
+
+    async def subscription(self, subscription_id: int) -> Subscription:
+        async with self.db.session() as session:
+            return await session.get(Subscription, subscription_id)
+
+    def emails_to(self, address: str) -> list:
+        return [m for m in self.smtp.messages if address in m.recipients]
+
+
+# --- fixtures ----------------------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def renderer() -> AsyncIterator[Renderer]:
+    async with Renderer(pool_size=1, settings=Settings(render_scale=1.0)) as shared:
+        yield shared
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """conftest's `db` (empty tables), on the module's event loop like the renderer."""
+    database = Database(database_url)
+    async with database.engine.begin() as connection:
+        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        if database.engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def smtp() -> AsyncIterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def pipeline_settings(database: Database, slack: SlackStandIn, smtp: SmtpServer, **overrides) -> Settings:
+    values = dict(
+        database_url=database.url, secret_key="test-secret-key", public_url="http://exports.example",
+        slack_api_url=slack.api_url, email_transport="smtp", smtp_host=smtp.host, smtp_port=smtp.port,
+        smtp_security="none", email_from="PostHog Reports <reports@exports.example>",
+        email_retry_attempts=4, email_retry_base_seconds=0.01, max_consecutive_failures=3,
+        catch_up_grace_hours=6.0, delivery_lease_seconds=300, render_scale=1.0,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def install_workspace(database: Database, slack: SlackStandIn, team: str = TEAM, token: str = TOKEN) -> None:
+    await DatabaseInstallationStore(database).async_save(Installation(
+        app_id="A0APP", team_id=team, team_name=f"Team {team}", user_id="UADMIN", bot_token=token,
+        bot_id=f"B{team}", bot_user_id=f"UBOT{team}", bot_scopes="commands,chat:write,files:write",
+    ))
+    slack.add_token(token, team_id=team, bot_user_id=f"UBOT{team}", bot_id=f"B{team}")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterator[Env]:
+    slack = await SlackWithChannels().start()
+    settings = pipeline_settings(db, slack, smtp)
+    await install_workspace(db, slack)
+    async with db.transaction() as session:
+        workspace = await find_workspace(session, TEAM)
+        connection = await demo_connection(session, workspace.id)
+        ids = (connection.id, workspace.id)
+    clock = Clock(datetime(2026, 1, 5, 8, 30, tzinfo=UTC))  # a Monday, half an hour before 09:00 UTC
+    try:
+        async with scheduler_service(settings, db, renderer=renderer, clock=clock, worker_id="test") as service:
+            service.pipeline.retry_base_seconds = 0.05  # keep retries of transient failures short
+            yield Env(db, settings, slack, smtp, clock, service, *ids)
+            await service.stop(timeout=5)
+    finally:
+        for event in slack.hold.values():
+            event.set()
+        await slack.close()
+
+
+NINE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+# --- grouping and fan-out ----------------------------------------------------------------------------------
+
+
+async def test_one_dashboard_is_rendered_once_and_every_target_receives_it_once(env: Env) -> None:
+    slack_subs = [await env.subscribe(channel=c) for c in ("C1", "C2", "C3")]
+    email_subs = [
+        await env.subscribe(recipients=["ada@example.com", "bob@example.com"]),
+        await env.subscribe(recipients=["cyd@example.com"]),
+    ]
+    insight_sub = await env.subscribe(content_type="insight", ref=INSIGHT, recipients=["dee@example.com"])
+
+    env.clock.set(NINE - timedelta(seconds=1))
+    assert await env.run_tick() == []
+    env.clock.set(NINE + timedelta(seconds=2))
+    started = await env.run_tick()
+
+    assert len(started) == 6
+    # Two distinct contents (the dashboard and the insight): two fetches and renders for six subscriptions.
+    assert env.service.pipeline.renders == 2
+    for channel in ("C1", "C2", "C3"):
+        assert env.slack.posts_to(channel) == 1
+        assert env.slack.uploads_completed_in(channel) == DASHBOARD_TILES
+    for address in ("ada@example.com", "bob@example.com", "cyd@example.com", "dee@example.com"):
+        assert len(env.emails_to(address)) == 1, address
+    assert len(env.smtp.messages) == 4
+
+    for sid in slack_subs + email_subs + [insight_sub]:
+        [delivery] = await env.deliveries(sid)
+        assert delivery.status == "succeeded" and delivery.trigger == "schedule"
+        assert delivery.scheduled_for == NINE and delivery.lease_expires_at is None
+        assert delivery.targets and all(t.status == "sent" and t.external_id and t.sent_at for t in delivery.targets)
+    [ada_bob] = await env.deliveries(email_subs[0])
+    assert sorted(t.address for t in ada_bob.targets) == ["ada@example.com", "bob@example.com"]
+
+    # The same moment again: nothing is due, nothing more is sent.
+    assert await env.run_tick() == []
+    assert env.service.pipeline.renders == 2
+    assert len(env.smtp.messages) == 4 and len(env.slack.calls_to("chat.postMessage")) == 3
+
+
+async def test_a_recipient_due_two_reports_in_one_run_gets_one_digest(env: Env) -> None:
+    first = await env.subscribe(recipients=["ada@example.com"], title="Data team")
+    second = await env.subscribe(
+        content_type="insight", ref=INSIGHT, recipients=["ada@example.com", "bob@example.com"], title="Signups"
+    )
+    env.clock.set(NINE)
+    await env.run_tick()
+
+    [digest] = env.emails_to("ada@example.com")
+    message = digest.parsed()
+    assert "Data team" in message["Subject"] and "1 more" in message["Subject"]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Data team" in body and "Signups" in body
+    [alone] = env.emails_to("bob@example.com")
+    assert "Signups" in alone.parsed()["Subject"]
+    assert len(env.smtp.messages) == 2
+
+    ada_targets = [t for sid in (first, second) for d in await env.deliveries(sid) for t in d.targets
+                   if t.address == "ada@example.com"]
+    assert len(ada_targets) == 2 and all(t.status == "sent" for t in ada_targets)
+    assert ada_targets[0].external_id == ada_targets[1].external_id == message["Message-ID"]
+
+
+# --- failures ----------------------------------------------------------------------------------------------
+
+
+async def test_a_failing_target_does_not_block_the_others(env: Env) -> None:
+    env.smtp.script("gone@example.com", "550 5.1.1 No such user here")
+    env.slack.channels["CARCHIVED"] = {"name": "old", "is_archived": True, "is_private": False}
+    mixed = await env.subscribe(recipients=["ada@example.com", "gone@example.com", "bob@example.com"])
+    archived = await env.subscribe(channel="CARCHIVED")
+    healthy = await env.subscribe(channel="C1")
+
+    env.clock.set(NINE)
+    await env.run_tick()
+
+    assert env.service.pipeline.renders == 1
+    assert len(env.emails_to("ada@example.com")) == len(env.emails_to("bob@example.com")) == 1
+    assert env.emails_to("gone@example.com") == []
+    assert env.slack.posts_to("C1") == 1 and env.slack.uploads_completed_in("C1") == DASHBOARD_TILES
+    assert env.slack.uploads_completed_in("CARCHIVED") == 0
+
+    [delivery] = await env.deliveries(mixed)
+    outcome = {t.address: (t.status, t.error or "") for t in delivery.targets}
+    assert outcome["ada@example.com"][0] == outcome["bob@example.com"][0] == "sent"
+    assert outcome["gone@example.com"][0] == "failed" and "550" in outcome["gone@example.com"][1]
+    assert delivery.status == "partial"
+
+    [delivery] = await env.deliveries(archived)
+    [target] = delivery.targets
+    assert (delivery.status, target.status, target.error) == ("failed", "failed", "is_archived")
+    paused = await env.subscription(archived)
+    assert not paused.enabled and "is_archived" in (paused.paused_reason or "")
+    # Its creator is told in a direct message.
+    assert env.slack.posts_to(CREATOR) == 1
+
+    [delivery] = await env.deliveries(healthy)
+    assert delivery.status == "succeeded"
+    assert (await env.subscription(mixed)).enabled and (await env.subscription(healthy)).enabled
+
+
+async def test_transient_failures_are_retried_and_delivered_once(env: Env) -> None:
+    env.slack.script("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}))
+    env.smtp.script("ada@example.com", "451 4.3.0 Mailbox busy, try later")
+    slack_sub = await env.subscribe(channel="C1")
+    email_sub = await env.subscribe(recipients=["ada@example.com"])
+
+    env.clock.set(NINE)
+    await env.run_tick()
+
+    assert env.slack.posts_to("C1") == 2  # the failed attempt and the retry
+    assert env.slack.uploads_completed_in("C1") == DASHBOARD_TILES  # the images went once, after the retry
+    assert env.smtp.attempts("ada@example.com") == 2
+    assert len(env.emails_to("ada@example.com")) == 1
+    for sid in (slack_sub, email_sub):
+        [delivery] = await env.deliveries(sid)
+        assert delivery.status == "succeeded"
+        assert [(t.status, t.error) for t in delivery.targets] == [("sent", None)]
+
+
+async def test_consecutive_failed_occurrences_pause_the_subscription_and_tell_the_creator(env: Env) -> None:
+    env.smtp.script("gone@example.com", "550 5.1.1 No such user here")
+    email_sub = await env.subscribe(recipients=["gone@example.com"], created_by="owner@example.com")
+    env.slack.failing["CDOWN"] = Reply(503, {"ok": False, "error": "service_unavailable"})
+    slack_sub = await env.subscribe(channel="CDOWN", created_by=CREATOR)
+
+    for day in range(3):
+        env.clock.set(NINE + timedelta(days=day))
+        assert len(await env.run_tick()) == 2
+        email, slack = await env.subscription(email_sub), await env.subscription(slack_sub)
+        assert (email.consecutive_failures, slack.consecutive_failures) == (day + 1, day + 1)
+        paused = day == 2
+        assert (email.enabled, slack.enabled) == (not paused, not paused)
+
+    for subscription in (email, slack):
+        assert "3 deliveries in a row failed" in subscription.paused_reason
+    assert [d.status for d in await env.deliveries(email_sub)] == ["failed"] * 3
+    assert [d.status for d in await env.deliveries(slack_sub)] == ["failed"] * 3
+    # The creators are told once: the email creator by email, the Slack creator in a direct message.
+    [notice] = env.emails_to("owner@example.com")
+    assert "paused" in notice.parsed()["Subject"].lower() or "paused" in notice.parsed().get_body(
+        preferencelist=("plain",)).get_content().lower()
+    assert env.slack.posts_to(CREATOR) == 1
+    assert env.emails_to("gone@example.com") == []
+
+    # Paused subscriptions are not claimed any more.
+    env.clock.set(NINE + timedelta(days=3))
+    assert await env.run_tick() == []
+
+
+# --- time ----------------------------------------------------------------------------------------------------
+
+
+async def test_daily_at_nine_in_berlin_goes_out_at_eight_utc_in_winter_and_seven_in_summer(env: Env) -> None:
+    # Berlin moves to summer time on Sunday 29 March 2026.
+    env.clock.set(datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
+    sid = await env.subscribe(channel="C1", recipients=None, tz="Europe/Berlin")
+    mail_sid = await env.subscribe(recipients=["ada@example.com"], tz="Europe/Berlin")
+
+    sent = []
+    for day, expected_hour in ((28, 8), (29, 7), (30, 7)):
+        expected = datetime(2026, 3, day, expected_hour, 0, tzinfo=UTC)
+        env.clock.set(expected - timedelta(minutes=1))
+        assert await env.run_tick() == []
+        assert env.slack.posts_to("C1") == len(sent)
+        env.clock.set(expected + timedelta(seconds=5))
+        assert len(await env.run_tick()) == 2
+        sent.append(expected)
+        assert env.slack.posts_to("C1") == len(sent)
+        assert len(env.emails_to("ada@example.com")) == len(sent)
+        # Nothing more that hour.
+        env.clock.set(expected + timedelta(minutes=59))
+        assert await env.run_tick() == []
+
+    for subscription_id in (sid, mail_sid):
+        deliveries = await env.deliveries(subscription_id)
+        assert [d.scheduled_for for d in deliveries] == sent
+        assert {d.status for d in deliveries} == {"succeeded"}
+    assert (await env.subscription(sid)).next_delivery_at == datetime(2026, 3, 31, 7, 0, tzinfo=UTC)
+
+
+async def test_three_days_of_downtime_give_one_catch_up_and_skipped_records(env: Env) -> None:
+    slack_sub = await env.subscribe(channel="C1")
+    email_sub = await env.subscribe(recipients=["ada@example.com"])
+
+    # Down from before 09:00 on Monday until 10:30 on Wednesday: three occurrences missed.
+    env.clock.set(datetime(2026, 1, 7, 10, 30, tzinfo=UTC))
+    assert len(await env.run_tick()) == 2
+    assert await env.run_tick() == []
+
+    assert env.slack.posts_to("C1") == 1
+    assert len(env.emails_to("ada@example.com")) == 1
+    assert env.service.pipeline.renders == 1
+    for sid in (slack_sub, email_sub):
+        rows = await env.deliveries(sid)
+        assert [(r.scheduled_for.day, r.status) for r in rows] == [(5, "skipped"), (6, "skipped"), (7, "succeeded")]
+        assert rows[2].trigger == "catch_up"
+        assert all("missed while the service was down" in r.error for r in rows[:2])
+        assert rows[0].targets == [] and rows[1].targets == []
+        assert (await env.subscription(sid)).next_delivery_at == datetime(2026, 1, 8, 9, 0, tzinfo=UTC)
+
+    # Back on schedule the next day.
+    env.clock.set(datetime(2026, 1, 8, 9, 0, 1, tzinfo=UTC))
+    assert len(await env.run_tick()) == 2
+    assert env.slack.posts_to("C1") == 2 and len(env.emails_to("ada@example.com")) == 2
+
+
+async def test_downtime_beyond_the_grace_period_sends_nothing_and_records_every_miss(env: Env) -> None:
+    sid = await env.subscribe(recipients=["ada@example.com"])
+    env.clock.set(datetime(2026, 1, 7, 20, 0, tzinfo=UTC))  # eleven hours after the last occurrence
+    assert await env.run_tick() == []
+    assert env.smtp.messages == []
+    assert [r.status for r in await env.deliveries(sid)] == ["skipped"] * 3
+
+
+async def test_a_recipient_listed_twice_gets_one_email_and_blocks_nobody(env: Env) -> None:
+    doubled = await env.subscribe(
+        recipients=["ada@example.com", "bob@example.com", "ada@example.com", "ADA@example.com"]
+    )
+    other = await env.subscribe(channel="C1")
+    env.clock.set(NINE)
+    assert len(await env.run_tick()) == 2
+    assert len(env.emails_to("ada@example.com")) + len(env.emails_to("ADA@example.com")) == 1
+    assert len(env.emails_to("bob@example.com")) == 1 and env.slack.posts_to("C1") == 1
+    [delivery] = await env.deliveries(doubled)
+    assert sorted(t.address for t in delivery.targets) == ["ada@example.com", "bob@example.com"]
+    assert [d.status for d in await env.deliveries(other)] == ["succeeded"]
