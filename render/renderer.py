@@ -26,7 +26,7 @@ MIN_WIDTH = 320
 
 @dataclass(slots=True)
 class DashboardImages:
-    full: bytes
+    full: bytes | None  # the whole dashboard on its grid (None when not asked for)
     tiles: list[tuple[Tile, bytes]]  # one image per tile, in layout order
 
 
@@ -124,26 +124,28 @@ class Renderer:
         return capture.full
 
     async def render_dashboard(
-        self, dashboard: Dashboard, *, width: int | None = None, scale: float | None = None
+        self, dashboard: Dashboard, *, width: int | None = None, scale: float | None = None, full: bool = True
     ) -> DashboardImages:
         """The whole dashboard on its grid, and one image per tile drawn at the insight width.
 
         Tiles cut out of the grid would each have their own width (a 3-column number tile would be blown up
         and a 12-column chart shrunk when shown one after another), so tile images come from a second page
-        where every tile is full width.
+        where every tile is full width. Deliveries, which show tiles one after another, skip the grid
+        (`full=False`).
         """
         grid = dashboard_page(dashboard, self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width)))
-        stacked = dashboard_page(dashboard, self._width(None, self.settings.render_width), stacked=True)
-        full, tiles_capture = await asyncio.gather(
-            self.render_page(grid, scale=scale), self.render_page(stacked, scale=scale, with_tiles=True)
-        )
+        stacked = dashboard_page(dashboard, self._width(width, self.settings.render_width), stacked=True)
+        pages = [self.render_page(stacked, scale=scale, with_tiles=True)]
+        if full:
+            pages.append(self.render_page(grid, scale=scale))
+        tiles_capture, *grid_capture = await asyncio.gather(*pages)
         ordered = sorted(dashboard.tiles, key=lambda t: (t.y, t.x))
         tiles = [
             (tile, tiles_capture.tiles[tile_key(tile)]) for tile in ordered if tile_key(tile) in tiles_capture.tiles
         ]
         if len(tiles) != len(ordered):
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
-        return DashboardImages(full=full.full, tiles=tiles)
+        return DashboardImages(full=grid_capture[0].full if grid_capture else None, tiles=tiles)
 
     async def render_page(
         self,

@@ -45,7 +45,7 @@ class ContentRenderer:
                 png = await self.renderer.render_insight(insight, width=key.width)
                 return RenderedContent(insight, [RenderedImage(insight.name, png, insight.url or None)])
             dashboard = await source.get_dashboard(int(key.content_ref))
-        images = await self.renderer.render_dashboard(dashboard, width=key.width)
+        images = await self.renderer.render_dashboard(dashboard, width=key.width, full=False)
         return RenderedContent(
             dashboard,
             [

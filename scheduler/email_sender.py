@@ -8,6 +8,8 @@ every email it sent, and the process that takes the run over sends only the rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -26,16 +28,36 @@ class EmailSender:
         self.settings = settings
         self.transport = transport  # None: the configured transport, opened for each run
 
+    @contextlib.asynccontextmanager
+    async def run(self):
+        """A send function bound to one transport (one SMTP connection) for a whole pipeline run."""
+        transport = self.transport or make_transport(self.settings)
+        limit = asyncio.Semaphore(RECIPIENTS_AT_ONCE)
+        try:
+            yield functools.partial(self._send_all, transport=transport, limit=limit)
+        finally:
+            if self.transport is None:
+                await transport.close()
+
     async def __call__(
         self,
         items: list[tuple[Job, object, RenderedContent]],
         on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
     ) -> dict[int, SendResult]:
+        async with self.run() as send:
+            return await send(items, on_result=on_result)
+
+    async def _send_all(
+        self,
+        items: list[tuple[Job, object, RenderedContent]],
+        on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
+        *,
+        transport,
+        limit: asyncio.Semaphore,
+    ) -> dict[int, SendResult]:
         by_recipient: dict[str, list[tuple[Job, object, RenderedContent]]] = {}
         for item in items:
             by_recipient.setdefault(item[1].address.casefold(), []).append(item)
-        transport = self.transport or make_transport(self.settings)
-        limit = asyncio.Semaphore(RECIPIENTS_AT_ONCE)
         results: dict[int, SendResult] = {}
 
         async def one(group: list[tuple[Job, object, RenderedContent]]) -> None:
@@ -51,11 +73,7 @@ class EmailSender:
                 for target_id, result in outcome.items():
                     await on_result(target_id, result)
 
-        try:
-            await asyncio.gather(*(one(group) for group in by_recipient.values()))
-        finally:
-            if self.transport is None:
-                await transport.close()
+        await asyncio.gather(*(one(group) for group in by_recipient.values()))
         return results
 
     async def _send(self, items: list[tuple[Job, object, RenderedContent]], transport) -> dict[int, SendResult]:

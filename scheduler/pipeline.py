@@ -10,6 +10,7 @@ resends only what was not yet sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -80,16 +81,13 @@ class SlackSend(Protocol):
 
 
 class EmailSend(Protocol):
-    """Sends every (job, recipient) pair given, grouping a recipient's reports into one digest.
+    """`run()` opens a transport for one pipeline run and yields a send function taking (job, target, content)
+    items: it groups a recipient's reports into one digest and awaits `on_result(target_id, result)` as soon as a
+    target's outcome is known, so that it is recorded before the run goes on; it returns every outcome."""
 
-    `on_result(target_id, result)` is awaited as soon as a target's outcome is known, so that it is recorded
-    before the rest of the run goes on; the returned mapping holds every outcome."""
-
-    async def __call__(
-        self,
-        items: list[tuple[Job, DeliveryTarget, RenderedContent]],
-        on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
-    ) -> dict[int, SendResult]: ...
+    def run(self) -> contextlib.AbstractAsyncContextManager[
+        Callable[..., Awaitable[dict[int, SendResult]]]
+    ]: ...
 
 
 @dataclass
@@ -117,21 +115,41 @@ class Pipeline:
         groups: dict[ContentKey, list[Job]] = defaultdict(list)
         for job in jobs:
             groups[job.key].append(job)
-        rendered = await self._render_all(groups)
 
-        email_items: list[tuple[Job, DeliveryTarget, RenderedContent]] = []
-        slack_sends = []
-        for key, group in groups.items():
-            content = rendered[key]
-            for job in group:
-                for target in job.targets:
-                    if isinstance(content, SendResult):
-                        job.results[target.id] = content
-                    elif target.kind == "slack":
-                        slack_sends.append(self._send_slack(job, target, content))
-                    else:
-                        email_items.append((job, target, content))
-        await asyncio.gather(*slack_sends, self._send_emails(email_items))
+        # Sends start as soon as their content is ready instead of after every render: Slack targets of a
+        # content at once, an email when every report of its recipient (one digest) is ready.
+        ready: dict[ContentKey, RenderedContent | SendResult] = {}
+        mailbox: dict[str, list[tuple[Job, DeliveryTarget]]] = defaultdict(list)
+        waiting: dict[str, set[ContentKey]] = defaultdict(set)  # recipient -> contents not ready yet
+        for job in jobs:
+            for target in job.targets:
+                if target.kind == "email":
+                    mailbox[target.address.casefold()].append((job, target))
+                    waiting[target.address.casefold()].add(job.key)
+        sends: list[asyncio.Task] = []
+
+        async with self._email_run() as send_email:
+
+            def on_ready(key: ContentKey, content: RenderedContent | SendResult) -> None:
+                ready[key] = content
+                for job in groups[key]:
+                    for target in job.targets:
+                        if isinstance(content, SendResult):
+                            job.results[target.id] = content
+                        elif target.kind == "slack":
+                            sends.append(asyncio.create_task(self._send_slack(job, target, content)))
+                for recipient in {t.address.casefold() for job in groups[key] for t in job.targets
+                                  if t.kind == "email"}:
+                    waiting[recipient].discard(key)
+                    if not waiting[recipient]:
+                        items = [
+                            (job, target, ready[job.key]) for job, target in mailbox[recipient]
+                            if not isinstance(ready[job.key], SendResult)
+                        ]
+                        sends.append(asyncio.create_task(self._send_emails(send_email, items)))
+
+            await self._render_all(groups, on_ready)
+            await asyncio.gather(*sends)
         await self._finish(jobs)
 
     # --- loading -----------------------------------------------------------------------------------------
@@ -159,21 +177,24 @@ class Pipeline:
             jobs.append(Job(delivery.id, subscription, key, pending))
         return jobs
 
-    async def _render_all(self, groups: dict[ContentKey, list[Job]]) -> dict[ContentKey, RenderedContent | SendResult]:
+    async def _render_all(
+        self,
+        groups: dict[ContentKey, list[Job]],
+        on_ready: Callable[[ContentKey, RenderedContent | SendResult], None],
+    ) -> None:
         limit = asyncio.Semaphore(self.content_concurrency)
-        results: dict[ContentKey, RenderedContent | SendResult] = {}
 
         async def one(key: ContentKey, connection: PostHogConnection) -> None:
             async with limit:
                 try:
-                    results[key] = await self._with_retries(lambda: self.load_content(connection, key))
+                    content = await self._with_retries(lambda: self.load_content(connection, key))
                     self.renders += 1
                 except Exception as exc:  # noqa: BLE001 - one content's failure must not stop the others
                     log.warning("could not fetch or render %s %s: %s", key.content_type, key.content_ref, exc)
-                    results[key] = SendResult("failed", error=str(exc) or type(exc).__name__)
+                    content = SendResult("failed", error=str(exc) or type(exc).__name__)
+            on_ready(key, content)
 
         await asyncio.gather(*(one(key, jobs[0].subscription.connection) for key, jobs in groups.items()))
-        return results
 
     async def _with_retries(self, attempt: Callable[[], Awaitable]):
         for number in range(1, self.max_attempts + 1):
@@ -214,9 +235,18 @@ class Pipeline:
             await asyncio.sleep(self._backoff(number))
         return result
 
-    async def _send_emails(self, items: list[tuple[Job, DeliveryTarget, RenderedContent]]) -> None:
-        # One call for the whole run, so that a recipient due several reports gets one digest; the email
-        # sender retries temporary SMTP failures itself.
+    @contextlib.asynccontextmanager
+    async def _email_run(self):
+        """The email sender bound to one transport (one SMTP connection) for the whole run."""
+        if self.send_email is None:
+            yield None
+            return
+        async with self.send_email.run() as send:
+            yield send
+
+    async def _send_emails(self, send_email, items: list[tuple[Job, DeliveryTarget, RenderedContent]]) -> None:
+        # All of one recipient's reports in one call, so that they become one digest; the email sender
+        # retries temporary SMTP failures itself.
         if not items:
             return
         recorded: set[int] = set()
@@ -226,11 +256,11 @@ class Pipeline:
                 recorded.add(target_id)
                 await self._record_target(target_id, result)
 
-        if self.send_email is None:
+        if send_email is None:
             results = {t.id: SendResult("failed", error="email delivery is not configured") for _, t, _ in items}
         else:
             try:
-                results = await self.send_email(items, on_result=record)
+                results = await send_email(items, on_result=record)
             except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
                 log.exception("email sender failed")
                 results = {t.id: SendResult("failed", error=f"{type(exc).__name__}: {exc}") for _, t, _ in items}
