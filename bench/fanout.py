@@ -5,7 +5,8 @@
 
 1,000 subscriptions over 50 dashboards (copies of the demo project's dashboards, each with its own id and name),
 half to Slack channels, half to email recipients, all due at the same moment, go through the real pipeline:
-real Chromium, the Slack Web API stand-in and an SMTP server on loopback, a real database (a fresh SQLite file
+real Chromium, the Slack Web API stand-in and an SMTP server on loopback in a process of their own (as the real
+ones are other machines), a real database (a fresh SQLite file
 unless --database-url is given). Prints the renders performed (equal to the distinct dashboards), the deliveries
 made and the wall time; then the same pipeline on a slice of 100 subscriptions with a render per subscription
 (each one asks for its own image width, so no two share content), and the ratio of the per-delivery costs.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -28,7 +30,7 @@ os.environ.setdefault("SECRET_KEY", "bench-secret-key")
 os.environ.setdefault("POSTHOG_EXPORTS_VAR_DIR", str(_TMP / "var"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiohttp import web  # noqa: E402
+import aiohttp  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
@@ -46,8 +48,6 @@ from scheduler.assembly import build_pipeline  # noqa: E402
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions  # noqa: E402
 from scheduler.content import ContentRenderer  # noqa: E402
 from scheduler.pipeline import Pipeline  # noqa: E402
-from tests.standins.slack_api import Call, SlackStandIn  # noqa: E402
-from tests.standins.smtp_server import SmtpServer  # noqa: E402
 
 TEAM, TOKEN = "T1", "xoxb-bench-token"
 FIRST_DASHBOARD_ID = 5001
@@ -87,20 +87,36 @@ class CopiedDashboards:
         return normalize_dashboard(payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID)
 
 
-class CountingSlack(SlackStandIn):
-    """The Slack stand-in, keeping only the size of uploaded files (a thousand deliveries of images add up)."""
+class StandIns:
+    """Slack and SMTP stand-ins in a process of their own (bench/standins.py), as the real ones would be."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.uploaded_bytes = 0
+    def __init__(self, process: asyncio.subprocess.Process, addresses: dict) -> None:
+        self.process = process
+        self.slack_api_url = addresses["slack_api_url"]
+        self.base = addresses["slack_base"]
+        self.smtp_host = addresses["smtp_host"]
+        self.smtp_port = addresses["smtp_port"]
 
-    async def _upload(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["file_id"]
-        size = len(await request.read())
-        self.uploaded_bytes += size
-        self.uploads[file_id] = b""
-        self.calls.append(Call("upload", {"file_id": file_id, "bytes": size}, None))
-        return web.Response(text="OK - 0")
+    @classmethod
+    async def start(cls) -> StandIns:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("standins.py")), TOKEN, TEAM,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        line = await process.stdout.readline()
+        return cls(process, json.loads(line))
+
+    async def stats(self) -> dict:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base}/bench/stats") as response:
+            return await response.json()
+
+    async def reset(self) -> None:
+        async with aiohttp.ClientSession() as session, session.post(f"{self.base}/bench/reset") as response:
+            await response.read()
+
+    async def stop(self) -> None:
+        self.process.stdin.close()
+        await self.process.wait()
 
 
 async def reset(database: Database) -> None:
@@ -170,18 +186,16 @@ async def main() -> int:
     await asyncio.to_thread(migrations.upgrade, args.database_url)
     database = Database(args.database_url)
     await reset(database)
-    slack = await CountingSlack().start()
-    smtp = SmtpServer().start()
+    standins = await StandIns.start()
     settings = Settings(
-        database_url=args.database_url, secret_key=os.environ["SECRET_KEY"], slack_api_url=slack.api_url,
-        email_transport="smtp", smtp_host=smtp.host, smtp_port=smtp.port, smtp_security="none",
+        database_url=args.database_url, secret_key=os.environ["SECRET_KEY"], slack_api_url=standins.slack_api_url,
+        email_transport="smtp", smtp_host=standins.smtp_host, smtp_port=standins.smtp_port, smtp_security="none",
         email_from="Reports <reports@bench.example>", render_scale=args.scale,
     )
     await DatabaseInstallationStore(database).async_save(Installation(
         app_id="A0APP", team_id=TEAM, team_name="Bench", user_id="UADMIN", bot_token=TOKEN, bot_id="BBENCH",
         bot_user_id="UBOTBENCH", bot_scopes="commands,chat:write,files:write",
     ))
-    slack.add_token(TOKEN, team_id=TEAM, bot_user_id="UBOTBENCH", bot_id="BBENCH")
     source = CopiedDashboards(args.dashboards, args.tiles)
 
     print(f"database: {database.engine.dialect.name}; images at scale {args.scale:g}, {args.pool} browser sessions; "
@@ -209,9 +223,9 @@ async def main() -> int:
             await subscribe(database, args.subscriptions, args.dashboards)
             grouped = pipeline()
             seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at)
-            posts = len(slack.calls_to("chat.postMessage"))
-            uploads = len(slack.calls_to("upload"))
-            emails = len(smtp.messages)
+            await grouped.aclose()
+            counts = await standins.stats()
+            posts, uploads, emails = counts["posts"], counts["uploads"], counts["emails"]
             per_grouped = seconds / max(succeeded, 1)
             print(f"\ngrouped by content: {args.subscriptions} subscriptions over {args.dashboards} dashboards")
             print(f"  renders performed:   {grouped.renders} (distinct contents: {args.dashboards})")
@@ -224,19 +238,18 @@ async def main() -> int:
                 app_id="A0APP", team_id=TEAM, team_name="Bench", user_id="UADMIN", bot_token=TOKEN,
                 bot_id="BBENCH", bot_user_id="UBOTBENCH", bot_scopes="commands,chat:write,files:write",
             ))
-            slack.calls.clear()
-            before_emails = len(smtp.messages)
+            await standins.reset()
             # A width of its own per subscription: no two share a rendered image.
             widths = [WIDTH - args.slice // 2 + i for i in range(args.slice)]
             await subscribe(database, args.slice, args.dashboards, widths=widths, prefix="x")
             alone = pipeline()
             seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at)
+            await alone.aclose()
             per_alone = seconds / max(succeeded, 1)
             print(f"\nrender per subscription: {args.slice} subscriptions, each its own image width")
             print(f"  renders performed:   {alone.renders}")
             print(f"  deliveries made:     {succeeded} succeeded, {sent} targets sent "
-                  f"({len(slack.calls_to('chat.postMessage'))} Slack messages, "
-                  f"{len(smtp.messages) - before_emails} emails)")
+                  f"({(counts := await standins.stats())['posts']} Slack messages, {counts['emails']} emails)")
             print(f"  wall time:           {seconds:.1f}s  ({per_alone * 1000:.1f} ms per delivery)")
 
             ratio = per_alone / per_grouped
@@ -244,8 +257,7 @@ async def main() -> int:
                   f"(target: at least 10x) {'OK' if ratio >= 10 else 'BELOW TARGET'}")
             ok = grouped.renders == args.dashboards and alone.renders == args.slice and ratio >= 10
     finally:
-        smtp.stop()
-        await slack.close()
+        await standins.stop()
         await database.dispose()
     return 0 if ok else 1
 

@@ -95,6 +95,19 @@ class SlackSender:
         self.database = database
         self.settings = settings or get_settings()
         self.installation_store = DatabaseInstallationStore(database, client_id=self.settings.slack_client_id)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self, token: str | None) -> AsyncWebClient:
+        # One HTTP session for every delivery of this sender: a delivery makes a dozen calls (message, upload
+        # URLs, uploads, completion), and a new connection for each would cost more than the calls themselves.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return web_client(self.settings, token, session=self._session)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def send(
         self,
@@ -123,7 +136,7 @@ class SlackSender:
             token = await self._bot_token(workspace)
         except _Failed as failure:
             return await self._failed(subscription, token=None, failure=failure)
-        client = web_client(self.settings, token)
+        client = self._client(token)
         ts = parent_ts
         try:
             if ts is None:
@@ -255,7 +268,7 @@ class SlackSender:
         else:
             text += f" Resume it with `/posthog resume {subscription.id}`."
         try:
-            await web_client(self.settings, token).chat_postMessage(channel=creator, text=text)
+            await self._client(token).chat_postMessage(channel=creator, text=text)
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             # A revoked token cannot DM either; the pause and its reason are still on the subscription.
             log.info("could not tell %s about the pause of subscription %s: %s", creator, subscription.id, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
@@ -68,10 +69,14 @@ def api_base_url(settings: Settings) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def web_client(
+    settings: Settings, token: str | None = None, *, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A Web API client; give it a long-lived `session` to reuse connections (otherwise one per call)."""
     return AsyncWebClient(
         token=token,
         base_url=api_base_url(settings),
         timeout=30,
+        session=session,
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2), RateLimitRetryHandler()],
     )

@@ -26,6 +26,7 @@ from premailer import Premailer
 from core.models import utcnow
 from core.settings import Settings
 from core.tokens import unsubscribe_token
+from mail.mime import image_part
 from mail.reports import EmailReport
 from posthog_api.content import Dashboard
 
@@ -218,9 +219,11 @@ def _assemble(message: EmailMessage, text: str, html: str, pictures: list[_Pictu
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     html_part = message.get_payload()[1]
+    if pictures:
+        html_part.make_related()
     for index, picture in enumerate(pictures, start=1):
-        html_part.add_related(
-            picture.png, maintype="image", subtype="png", cid=f"<{picture.cid}>", filename=f"chart-{index}.png"
+        html_part.attach(
+            image_part(picture.png, cid=f"<{picture.cid}>", filename=f"chart-{index}.png", policy=message.policy)
         )
 
 

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from core.models import utcnow
 from core.settings import Settings
+from mail.mime import message_bytes
 
 
 class SendError(Exception):
@@ -54,7 +55,7 @@ class OutboxTransport:
         self.directory = Path(directory)
 
     async def send(self, message: EmailMessage, recipient: str) -> None:
-        await asyncio.to_thread(self._write, message.as_bytes(), recipient)
+        await asyncio.to_thread(self._write, message_bytes(message), recipient)
 
     def _write(self, data: bytes, recipient: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ class SmtpTransport:
         async with self._lock:
             try:
                 client = await self._connected()
-                await client.sendmail(self.sender, [recipient], message.as_bytes())
+                await client.sendmail(self.sender, [recipient], message_bytes(message))
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refusal = exc.recipients[0]
                 raise _by_code(refusal.code, f"{refusal.code} {refusal.message}") from exc
@@ -188,7 +189,7 @@ class SesTransport:
             raise TransientSendError(f"Amazon SES: {exc}") from exc
 
     async def send(self, message: EmailMessage, recipient: str) -> None:
-        await asyncio.to_thread(self._send, message.as_bytes(), recipient)
+        await asyncio.to_thread(self._send, message_bytes(message), recipient)
 
     async def close(self) -> None:
         return None

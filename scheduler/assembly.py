@@ -60,14 +60,17 @@ async def scheduler_service(
     """A ready SchedulerService (not started); owns a Renderer unless one is given."""
     async with _renderer(renderer) as active:
         pipeline = build_pipeline(settings, database, active, clock=clock, email_transport=email_transport)
-        yield SchedulerService(
-            database,
-            pipeline,
-            claim_policy(settings, worker_id),
-            poll_seconds=settings.scheduler_poll_seconds,
-            retention=timedelta(days=settings.delivery_retention_days),
-            clock=clock,
-        )
+        try:
+            yield SchedulerService(
+                database,
+                pipeline,
+                claim_policy(settings, worker_id),
+                poll_seconds=settings.scheduler_poll_seconds,
+                retention=timedelta(days=settings.delivery_retention_days),
+                clock=clock,
+            )
+        finally:
+            await pipeline.aclose()
 
 
 @asynccontextmanager

@@ -152,6 +152,13 @@ class Pipeline:
             await asyncio.gather(*sends)
         await self._finish(jobs)
 
+    async def aclose(self) -> None:
+        """Close what the senders keep open between runs (HTTP sessions)."""
+        for sender in (self.send_slack, self.send_email):
+            close = getattr(sender, "close", None)
+            if close is not None:
+                await close()
+
     # --- loading -----------------------------------------------------------------------------------------
 
     async def _load_jobs(self, delivery_ids: list[int]) -> list[Job]:

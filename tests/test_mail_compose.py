@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 
 from mail import OutboxTransport, send_failure_notice, send_reports, send_subscribed_notice
 from mail.compose import compose_reports
+from mail.mime import message_bytes
 from tests.test_mail_support import (
     dashboard_report,
     html_of,
@@ -200,3 +201,12 @@ async def test_a_long_digest_is_split_and_every_part_stays_under_gmail_clipping(
     assert sorted(len(inline_images(m)) for m in messages) == [5, 20]
     assert all(len(html_of(m).encode()) < 102 * 1024 for m in messages)
     assert len({o.message_id for o in outcomes}) == 2
+
+
+async def test_wire_bytes_equal_the_email_package_and_carry_the_exact_images() -> None:
+    report = dashboard_report(tiles=4)
+    composed = await compose_reports([report], mail_settings())
+    wire = message_bytes(composed.message)
+    assert wire == composed.message.as_bytes()
+    parsed = message_from_bytes(wire, policy=policy.default)
+    assert sorted(inline_images(parsed).values()) == sorted(image.png for image in report.images)

@@ -56,12 +56,13 @@ class SlackStandIn:
 
     # -- set-up -----------------------------------------------------------------------------------------
 
-    async def start(self) -> SlackStandIn:
+    async def start(self, extra_routes: list[web.RouteDef] = ()) -> SlackStandIn:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{key}", self._respond)
+        app.add_routes(extra_routes)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

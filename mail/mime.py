@@ -1,0 +1,48 @@
+"""Fast MIME for messages that carry many images.
+
+The same chart goes to every recipient of a run, so each PNG is base64-encoded once (C speed, cached) instead of
+once per recipient by the email package's line-by-line encoder, and serialization writes the encoded image in
+one piece instead of line by line. The messages are standard `EmailMessage` objects either way: `as_bytes()`
+gives the same bytes, only slower.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from email.generator import BytesGenerator
+from email.message import EmailMessage, MIMEPart
+from functools import lru_cache
+
+
+@lru_cache(maxsize=128)
+def _base64_lines(png: bytes) -> str:
+    return base64.encodebytes(png).decode("ascii")  # 76-character lines, as MIME wants
+
+
+def image_part(png: bytes, *, cid: str, filename: str, policy) -> MIMEPart:
+    part = MIMEPart(policy=policy)
+    part["Content-Type"] = "image/png"
+    part["Content-Transfer-Encoding"] = "base64"
+    part["Content-Disposition"] = f'inline; filename="{filename}"'
+    part["Content-ID"] = cid
+    encoded = _base64_lines(png)
+    part.set_payload(encoded)
+    part.wire_body = encoded.replace("\n", policy.linesep).encode("ascii")  # type: ignore[attr-defined]
+    return part
+
+
+class _WireGenerator(BytesGenerator):
+    def _handle_image(self, msg) -> None:
+        wire = getattr(msg, "wire_body", None)
+        if wire is None:
+            super()._handle_text(msg)
+        else:
+            self._fp.write(wire)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire; equal to `message.as_bytes()`."""
+    out = io.BytesIO()
+    _WireGenerator(out, mangle_from_=False, policy=message.policy).flatten(message)
+    return out.getvalue()
