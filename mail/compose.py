@@ -11,16 +11,19 @@ import logging
 import math
 import secrets
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import cssutils
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape
 from premailer import Premailer
 
 from core.models import utcnow
@@ -163,9 +166,11 @@ def _assign_cids(sections: list[_Section], max_bytes: int, domain: str) -> int:
 _premailer_lock = threading.Lock()  # cssutils keeps global state; one transform at a time is safe and enough
 
 
+@lru_cache(maxsize=64)
 def _inline_css(html: str) -> str:
     # No network: external stylesheets are never fetched. Media queries (mobile, dark mode) cannot be inlined,
-    # so premailer keeps them in a <style> block, with their !important intact.
+    # so premailer keeps them in a <style> block, with their !important intact. Cached: every recipient of a
+    # report shares the same page but for a few values, swapped in afterwards (see `_personal_values`).
     with _premailer_lock:
         return _transform(html)
 
@@ -227,6 +232,46 @@ def _assemble(message: EmailMessage, text: str, html: str, pictures: list[_Pictu
         )
 
 
+_PLACEHOLDER_NONCE = secrets.token_hex(6)  # no user text can contain a placeholder by accident
+
+
+@contextmanager
+def _personal_values(sections: list[_Section], context: dict):
+    """Stand-ins for what differs from one recipient to the next (unsubscribe links, Content-IDs) while the HTML
+    is rendered and inlined, so that premailer's work is shared by every recipient of the same report; yields
+    the function that puts the real values back."""
+    real: dict[str, str] = {}
+
+    def stand_in(value: str, kind: str) -> str:
+        number = f"{_PLACEHOLDER_NONCE}-{len(real):04d}"
+        placeholder = f"https://personal.invalid/{number}" if kind == "url" else f"personal-{number}"
+        real[placeholder] = value
+        return placeholder
+
+    saved = [(s, s.unsubscribe_url, [(p, p.cid) for p in s.images]) for s in sections]
+    saved_all = context["unsubscribe_url"]
+    context["unsubscribe_url"] = stand_in(saved_all, "url")
+    for section in sections:
+        section.unsubscribe_url = stand_in(section.unsubscribe_url, "url")
+        for picture in section.images:
+            if picture.cid:
+                picture.cid = stand_in(picture.cid, "cid")
+
+    def personalize(html: str) -> str:
+        for placeholder, value in real.items():
+            html = html.replace(placeholder, str(escape(value)))
+        return html
+
+    try:
+        yield personalize
+    finally:
+        context["unsubscribe_url"] = saved_all
+        for section, url, pictures in saved:
+            section.unsubscribe_url = url
+            for picture, cid in pictures:
+                picture.cid = cid
+
+
 def _subject(sections: list[_Section]) -> str:
     if len(sections) == 1:
         return f"{sections[0].title} – your PostHog report"
@@ -246,13 +291,15 @@ async def compose_reports(reports: list[EmailReport], settings: Settings) -> Com
     subject = _subject(sections)
     context = dict(subject=subject, sections=sections, unsubscribe_url=all_url, linked_images=linked)
     context["preheader"] = ", ".join(s.title for s in sections)
-    html = await render_html("report.html", compact=False, **context)
-    if len(html.encode()) > HTML_LIMIT:
-        # Long descriptions are the only part that grows without bound; drop them before Gmail clips the email.
-        html = await render_html("report.html", compact=True, **context)
-        if len(html.encode()) > HTML_LIMIT:
-            log.warning("email HTML is %d bytes; Gmail will clip it", len(html.encode()))
     text = render_text("report.txt", **context)
+    with _personal_values(sections, context) as personalize:
+        html = await render_html("report.html", compact=False, **context)
+        if len(html.encode()) > HTML_LIMIT:
+            # Long descriptions are the only part that grows without bound; drop them before Gmail clips it.
+            html = await render_html("report.html", compact=True, **context)
+            if len(html.encode()) > HTML_LIMIT:
+                log.warning("email HTML is %d bytes; Gmail will clip it", len(html.encode()))
+    html = personalize(html)
     message = _new_message(subject=subject, recipient=recipient, settings=settings, list_unsubscribe=all_url)
     _assemble(message, text, html, [p for s in sections for p in s.images if p.cid])
     return Composed(message=message, message_id=message["Message-ID"], linked_images=linked)

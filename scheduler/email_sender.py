@@ -20,7 +20,7 @@ from scheduler.pipeline import Job, RenderedContent, SendResult
 
 log = logging.getLogger(__name__)
 
-RECIPIENTS_AT_ONCE = 4  # emails composed and in flight at once (the SMTP transport sends one at a time)
+RECIPIENTS_AT_ONCE = 4  # emails in flight at once, each on a transport (SMTP connection) of its own
 
 
 class EmailSender:
@@ -30,13 +30,17 @@ class EmailSender:
 
     @contextlib.asynccontextmanager
     async def run(self):
-        """A send function bound to one transport (one SMTP connection) for a whole pipeline run."""
-        transport = self.transport or make_transport(self.settings)
-        limit = asyncio.Semaphore(RECIPIENTS_AT_ONCE)
+        """A send function for a whole pipeline run, over a few transports (SMTP connections) kept open for it:
+        an SMTP connection sends one message at a time, and the server's time per message is what limits a
+        large fan-out."""
+        owned = [] if self.transport else [make_transport(self.settings) for _ in range(RECIPIENTS_AT_ONCE)]
+        pool: asyncio.Queue = asyncio.Queue()
+        for transport in owned or [self.transport] * RECIPIENTS_AT_ONCE:
+            pool.put_nowait(transport)
         try:
-            yield functools.partial(self._send_all, transport=transport, limit=limit)
+            yield functools.partial(self._send_all, pool=pool)
         finally:
-            if self.transport is None:
+            for transport in owned:
                 await transport.close()
 
     async def __call__(
@@ -52,8 +56,7 @@ class EmailSender:
         items: list[tuple[Job, object, RenderedContent]],
         on_result: Callable[[int, SendResult], Awaitable[None]] | None = None,
         *,
-        transport,
-        limit: asyncio.Semaphore,
+        pool: asyncio.Queue,
     ) -> dict[int, SendResult]:
         by_recipient: dict[str, list[tuple[Job, object, RenderedContent]]] = {}
         for item in items:
@@ -61,13 +64,15 @@ class EmailSender:
         results: dict[int, SendResult] = {}
 
         async def one(group: list[tuple[Job, object, RenderedContent]]) -> None:
-            async with limit:
-                try:
-                    outcome = await self._send(group, transport)
-                except Exception as exc:  # noqa: BLE001 - one recipient's failure must not stop the others
-                    log.exception("could not email %s", group[0][1].address)
-                    error = SendResult("failed", error=f"{type(exc).__name__}: {exc}")
-                    outcome = {target.id: error for _job, target, _rendered in group}
+            transport = await pool.get()
+            try:
+                outcome = await self._send(group, transport)
+            except Exception as exc:  # noqa: BLE001 - one recipient's failure must not stop the others
+                log.exception("could not email %s", group[0][1].address)
+                error = SendResult("failed", error=f"{type(exc).__name__}: {exc}")
+                outcome = {target.id: error for _job, target, _rendered in group}
+            finally:
+                pool.put_nowait(transport)
             results.update(outcome)
             if on_result is not None:
                 for target_id, result in outcome.items():

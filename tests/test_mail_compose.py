@@ -210,3 +210,21 @@ async def test_wire_bytes_equal_the_email_package_and_carry_the_exact_images() -
     assert wire == composed.message.as_bytes()
     parsed = message_from_bytes(wire, policy=policy.default)
     assert sorted(inline_images(parsed).values()) == sorted(image.png for image in report.images)
+
+
+async def test_recipients_of_one_report_each_get_their_own_links_and_images() -> None:
+    settings = mail_settings()
+    report = dashboard_report(tiles=3)
+    first = await compose_reports([report], settings)
+    other = dashboard_report(tiles=3, recipient="grace@example.com")
+    other.images = report.images
+    second = await compose_reports([other], settings)
+    for composed in (first, second):
+        message = reparse(composed.message)
+        html = html_of(message)
+        own = message["List-Unsubscribe"].strip("<>")
+        assert own in html
+        assert "personal" not in html
+        assert set(cids_in(html)) == set(inline_images(message))
+    assert first.message["List-Unsubscribe"] != second.message["List-Unsubscribe"]
+    assert first.message["List-Unsubscribe"].strip("<>") not in html_of(reparse(second.message))
