@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bot import DatabaseInstallationStore  # noqa: E402
 from bot.installation_store import find_workspace  # noqa: E402
 from core import migrations  # noqa: E402
 from core.db import Database  # noqa: E402
-from core.models import Base, Delivery, DeliveryTarget  # noqa: E402
+from core.models import Delivery, DeliveryTarget  # noqa: E402
 from core.schedule_phrases import parse_schedule  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.subscriptions import create_subscription, demo_connection  # noqa: E402
@@ -48,6 +48,7 @@ from scheduler.assembly import build_pipeline  # noqa: E402
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions  # noqa: E402
 from scheduler.content import ContentRenderer  # noqa: E402
 from scheduler.pipeline import Pipeline  # noqa: E402
+from tests.database import empty_tables  # noqa: E402
 
 TEAM, TOKEN = "T1", "xoxb-bench-token"
 FIRST_DASHBOARD_ID = 5001
@@ -120,13 +121,7 @@ class StandIns:
 
 
 async def reset(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-        if database.engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+    await empty_tables(database)
 
 
 async def subscribe(database: Database, count: int, dashboards: int, *, widths: list[int] | None = None,

@@ -24,6 +24,7 @@ from sqlalchemy import text  # noqa: E402
 from core import migrations  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.models import Base  # noqa: E402
+from tests.database import empty_tables  # noqa: E402
 
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
 
@@ -62,12 +63,6 @@ def database_url() -> str:
 async def db(database_url: str):
     """A Database on empty tables."""
     database = Database(database_url)
-    async with database.engine.begin() as connection:
-        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-        if database.engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+    await empty_tables(database)
     yield database
     await database.dispose()

@@ -17,19 +17,20 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from slack_sdk.oauth.installation_store import Installation
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot import DatabaseInstallationStore
 from bot.installation_store import find_workspace
 from core.db import Database
-from core.models import Base, Delivery, PostHogConnection, Subscription
+from core.models import Delivery, PostHogConnection, Subscription
 from core.schedule_phrases import parse_schedule
 from core.settings import Settings
 from core.subscriptions import create_subscription, demo_connection
 from render import Renderer
 from scheduler.assembly import scheduler_service
 from scheduler.service import SchedulerService
+from tests.database import empty_tables
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
 
@@ -161,13 +162,7 @@ async def renderer() -> AsyncIterator[Renderer]:
 async def db(database_url: str) -> AsyncIterator[Database]:
     """conftest's `db` (empty tables), on the module's event loop like the renderer."""
     database = Database(database_url)
-    async with database.engine.begin() as connection:
-        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-        if database.engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+    await empty_tables(database)
     yield database
     await database.dispose()
 
