@@ -199,7 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    from core.migrations import DatabaseNotMigrated
+
+    try:
+        return int(args.func(args) or 0)
+    except DatabaseNotMigrated as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

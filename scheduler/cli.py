@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.db import Database
+from core.migrations import require_current
 from core.models import Delivery, Subscription
 from core.settings import get_settings
 from scheduler.assembly import scheduler_service
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 async def run_worker() -> int:
     settings = get_settings()
+    await asyncio.to_thread(require_current, settings.database_url)
     database = Database(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,13 @@ async def test_db_downgrade_and_upgrade_commands_on_the_database_under_test(data
     result = _app("db", "upgrade", "--url", database_url)
     assert result.returncode == 0, result.stderr
     assert set(Base.metadata.tables) <= await _tables(database_url)
+
+
+def test_worker_refuses_to_start_on_a_database_that_is_behind(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"}
+    result = subprocess.run(
+        [sys.executable, "app.py", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "python app.py db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
