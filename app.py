@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="posthog-exports",
-        description="Deliver PostHog insights and dashboards to Slack and email, as images and files.",
+        description="Deliver PostHog insights and dashboards to Slack and email, rendered as images.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
