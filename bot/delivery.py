@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackRequestError, SlackTokenRotationError
-from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from core.settings import Settings, get_settings
 from . import blocks
 from .installation_store import DatabaseInstallationStore
 from .slack_client import web_client
+from .token_rotation import TokenRotationFailed, fresh_bot_token
 
 log = logging.getLogger(__name__)
 
@@ -173,26 +173,15 @@ class SlackSender:
     # -- steps --------------------------------------------------------------------------------------------
 
     async def _bot_token(self, workspace: SlackWorkspace) -> str:
-        bot = await self.installation_store.async_find_bot(enterprise_id=workspace.enterprise_id,
-                                                           team_id=workspace.team_id)
+        try:
+            bot = await fresh_bot_token(
+                self.installation_store, self.settings, enterprise_id=workspace.enterprise_id,
+                team_id=workspace.team_id, minutes_before_expiration=ROTATE_MINUTES_BEFORE_EXPIRY,
+            )
+        except TokenRotationFailed as failure:
+            raise _Failed(failure.code, transient=failure.code not in PAUSING_ERRORS) from None
         if bot is None or not bot.bot_token:
             raise _Failed("token_revoked", transient=False)
-        if bot.bot_refresh_token and self.settings.slack_client_id and self.settings.slack_client_secret:
-            rotator = AsyncTokenRotator(
-                client_id=self.settings.slack_client_id,
-                client_secret=self.settings.slack_client_secret,
-                client=web_client(self.settings),
-            )
-            try:
-                refreshed = await rotator.perform_bot_token_rotation(
-                    bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE_EXPIRY
-                )
-            except SlackTokenRotationError as exc:
-                error = exc.api_error.response.get("error", "") if exc.api_error else ""
-                raise _Failed(error or "token_rotation_failed", transient=error not in PAUSING_ERRORS) from None
-            if refreshed is not None:
-                await self.installation_store.async_save_bot(refreshed)
-                return refreshed.bot_token
         return bot.bot_token
 
     async def _call(self, coroutine):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+from bot.token_rotation import rotate_expiring_tokens
 from core.db import Database
 from core.settings import Settings
 from render import Renderer
@@ -68,6 +70,9 @@ async def scheduler_service(
                 poll_seconds=settings.scheduler_poll_seconds,
                 retention=timedelta(days=settings.delivery_retention_days),
                 clock=clock,
+                rotate_tokens=functools.partial(
+                    rotate_expiring_tokens, database, settings, within=timedelta(hours=1)
+                ),
             )
         finally:
             await pipeline.aclose()

@@ -2,7 +2,8 @@
 
 The schedule of record is the subscriptions table; APScheduler only drives the local loop:
 - `tick` (every SCHEDULER_POLL_SECONDS): claim due work and run it through the pipeline;
-- `housekeeping` (hourly): delete expired exported files and delivery history past its retention.
+- `housekeeping` (hourly): delete expired exported files and delivery history past its retention;
+- `rotate_tokens` (every 10 minutes): renew Slack bot tokens that expire within the hour.
 
 Deliveries run as tasks beside the tick, each under a lease renewed while it runs. `stop()` stops claiming,
 waits for running deliveries up to a time-out, and releases the rest for another process.
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,9 @@ from scheduler.claiming import ClaimPolicy, claim_due_subscriptions, claim_pendi
 from scheduler.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+
+TOKEN_ROTATION_MINUTES = 10  # Slack's rotating tokens live 12 hours; renewed when they have under an hour left
 
 
 def default_worker_id() -> str:
@@ -44,8 +48,10 @@ class SchedulerService:
         retention: timedelta = timedelta(days=90),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_in_flight: int | None = None,
+        rotate_tokens: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.database = database
+        self.rotate_tokens = rotate_tokens  # renews Slack bot tokens before they expire
         # Deliveries this process runs at once; it claims more only as they finish, so that the work is shared
         # with the other processes instead of being taken by whichever polls first.
         self.max_in_flight = max_in_flight or policy.batch
@@ -74,6 +80,11 @@ class SchedulerService:
             self.housekeeping, "interval", hours=1, id="housekeeping", max_instances=1, coalesce=True,
             next_run_time=datetime.now(UTC) + timedelta(seconds=30),
         )
+        if self.rotate_tokens is not None:
+            self._scheduler.add_job(
+                self.rotate_tokens, "interval", minutes=TOKEN_ROTATION_MINUTES, id="rotate_tokens",
+                max_instances=1, coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=10),
+            )
         self._scheduler.start()
         log.info("scheduler %s started (poll every %.1f s)", self.policy.worker_id, self.poll_seconds)
 

@@ -200,3 +200,30 @@ async def test_rotating_token_is_refreshed_when_near_expiry(db):
             assert row.bot_token == post.token
     finally:
         await env.close()
+
+
+async def test_the_rotation_job_renews_tokens_about_to_expire_and_leaves_the_others(db):
+    from datetime import timedelta
+
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot import DatabaseInstallationStore
+    from bot.token_rotation import rotate_expiring_tokens
+
+    env = await start_bot(db, slack_client_id="111.222", slack_client_secret="shh")
+    try:
+        store = DatabaseInstallationStore(db)
+        for team, expires_in in (("T1", 1800), ("T2", 11 * 3600)):  # 30 minutes left; 11 hours left
+            env.slack.add_token(f"xoxe.xoxb-{team}", team_id=team)
+            await store.async_save(Installation(
+                team_id=team, user_id="UADMIN", bot_token=f"xoxe.xoxb-{team}", bot_refresh_token=f"xoxe-{team}",
+                bot_token_expires_in=expires_in, bot_id=f"B{team}", bot_user_id=f"UBOT{team}",
+            ))
+        assert await rotate_expiring_tokens(db, env.settings, within=timedelta(hours=1)) == 1
+        renewed = await store.async_find_bot(enterprise_id=None, team_id="T1")
+        untouched = await store.async_find_bot(enterprise_id=None, team_id="T2")
+        assert renewed.bot_token.startswith("xoxe.xoxb-rotated-")
+        assert untouched.bot_token == "xoxe.xoxb-T2"
+        assert len(env.slack.calls_to("oauth.v2.access")) == 1
+    finally:
+        await env.close()
