@@ -187,16 +187,18 @@ async def _ensure_targets(session: AsyncSession, delivery_ids: list[int]) -> Non
             session.add(target)
 
 
+def _still_mine(delivery_ids: list[int], policy: ClaimPolicy):
+    """Deliveries of `delivery_ids` this process still runs (not finished, not taken over by another one)."""
+    return select(Delivery).where(
+        Delivery.id.in_(delivery_ids), Delivery.claimed_by == policy.worker_id, Delivery.status == "running"
+    )
+
+
 async def renew_leases(database: Database, delivery_ids: list[int], now: datetime, policy: ClaimPolicy) -> None:
     if not delivery_ids:
         return
     async with database.transaction() as session:
-        deliveries = await session.scalars(
-            select(Delivery).where(
-                Delivery.id.in_(delivery_ids), Delivery.claimed_by == policy.worker_id, Delivery.status == "running"
-            )
-        )
-        for delivery in deliveries:
+        for delivery in await session.scalars(_still_mine(delivery_ids, policy)):
             delivery.lease_expires_at = now + policy.lease
 
 
@@ -205,12 +207,7 @@ async def release(database: Database, delivery_ids: list[int], policy: ClaimPoli
     if not delivery_ids:
         return
     async with database.transaction() as session:
-        deliveries = await session.scalars(
-            select(Delivery).where(
-                Delivery.id.in_(delivery_ids), Delivery.claimed_by == policy.worker_id, Delivery.status == "running"
-            )
-        )
-        for delivery in deliveries:
+        for delivery in await session.scalars(_still_mine(delivery_ids, policy)):
             delivery.status = "pending"
             delivery.claimed_by = None
             delivery.lease_expires_at = None
