@@ -12,11 +12,13 @@ import base64
 import binascii
 import hashlib
 import hmac
+import time
 
 from core.crypto import load_secret_keys
 from core.settings import Settings, get_settings
 
 UNSUBSCRIBE = "unsubscribe/v1"
+UNDO = "unsubscribe-undo/v1"
 _MAX_TOKEN_LENGTH = 4096  # no legitimate token is near this; longer input is refused before any work
 
 
@@ -88,3 +90,33 @@ def read_unsubscribe_token(token: str, *, settings: Settings | None = None) -> t
     if not ids or not address:
         return None
     return ids, address
+
+
+UNDO_SECONDS = 3600  # an undo button works for an hour after the unsubscribe it belongs to
+
+
+def undo_token(subscription_ids: list[int], address: str, *, now: float | None = None,
+               settings: Settings | None = None) -> str:
+    """A token that puts `address` back on exactly the subscriptions an unsubscribe just removed it from.
+
+    Unlike unsubscribe links it expires, and it is only handed out by the page that did the removal, so an old
+    email's link cannot add back someone whom the subscription's owner removed."""
+    expires = int((now if now is not None else time.time()) + UNDO_SECONDS)
+    ids = ",".join(map(str, sorted(set(subscription_ids))))
+    return sign(UNDO, f"{ids}\n{address}\n{expires}", settings=settings)
+
+
+def read_undo_token(token: str, *, now: float | None = None,
+                    settings: Settings | None = None) -> tuple[list[int], str] | None:
+    """(subscription ids, address) of a genuine, unexpired undo token, or None."""
+    payload = verify(UNDO, token, settings=settings)
+    if payload is None or payload.count("\n") != 2:
+        return None
+    ids_text, address, expires = payload.split("\n")
+    try:
+        ids = [int(part) for part in ids_text.split(",")]
+        if int(expires) < (now if now is not None else time.time()):
+            return None
+    except ValueError:
+        return None
+    return (ids, address) if ids and address else None

@@ -205,7 +205,8 @@ def _sender_domain(settings: Settings) -> str:
 
 def _new_message(*, subject: str, recipient: str, settings: Settings, list_unsubscribe: str | None) -> EmailMessage:
     message = EmailMessage(policy=POLICY)
-    message["Subject"] = subject
+    # Titles come from PostHog and may hold line breaks, which a header cannot: one line, single-spaced.
+    message["Subject"] = " ".join(subject.split())
     message["From"] = settings.email_from
     message["To"] = Address(addr_spec=recipient)
     if settings.email_reply_to:

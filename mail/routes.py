@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
 from core.settings import Settings
-from core.tokens import read_unsubscribe_token
+from core.tokens import read_undo_token, read_unsubscribe_token, undo_token
 from mail.compose import environment
 from mail.unsubscribe import Found, look_up, remove_recipient, restore_recipient
 
@@ -102,32 +102,45 @@ async def unsubscribe(request: web.Request) -> web.Response:
         return _invalid()
     ids, address = token
     try:
-        found = await remove_recipient(request.app[DATABASE_KEY], ids, address)
+        found, removed = await remove_recipient(request.app[DATABASE_KEY], ids, address)
     except SQLAlchemyError:
         log.exception("unsubscribe: database error")
         return _unavailable()
     if not found:
         return _gone()
+    if not removed:
+        return _page(200, "You are already unsubscribed", f"{address} does not receive {_names(found)}.",
+                     subscriptions=found)
+    # The undo button carries a token of its own: it expires, and it names only what this click removed.
     return _page(
         200,
         "You are unsubscribed",
         f"{address} will no longer receive {_names(found)}:",
         subscriptions=found,
         action=f"{_base_path(request)}/undo",
+        hidden={"undo": undo_token(removed, address, settings=request.app.get(SETTINGS_KEY))},
         button="Undo",
         button_class="secondary",
-        note="Clicked by mistake? Undo puts you back on the list.",
+        note="Clicked by mistake? Undo puts you back on the list (for the next hour).",
     )
 
 
 async def undo(request: web.Request) -> web.Response:
-    await request.read()
+    form = await request.post()
     token = await _read(request)
     if token is None:
         return _invalid()
     ids, address = token
+    undo = read_undo_token(str(form.get("undo", "")), settings=request.app.get(SETTINGS_KEY))
+    if undo is None or undo[1] != address:
+        return _page(
+            400,
+            "This undo button has expired",
+            "Undo works for an hour after you unsubscribe. To receive the report again, ask the person who set it "
+            "up to add you back.",
+        )
     try:
-        found = await restore_recipient(request.app[DATABASE_KEY], ids, address)
+        found = await restore_recipient(request.app[DATABASE_KEY], [i for i in undo[0] if i in ids], address)
     except SQLAlchemyError:
         log.exception("unsubscribe undo: database error")
         return _unavailable()

@@ -50,19 +50,22 @@ async def look_up(database: Database, ids: list[int], address: str) -> list[Foun
         return [_summary(s, address) for s in await _load(session, ids, lock=False)]
 
 
-async def remove_recipient(database: Database, ids: list[int], address: str) -> list[Found]:
-    """Remove `address` from each subscription; idempotent. Returns the subscriptions found."""
+async def remove_recipient(database: Database, ids: list[int], address: str) -> tuple[list[Found], list[int]]:
+    """Remove `address` from each subscription; idempotent. Returns the subscriptions found and the ids it was
+    removed from by this call (what an undo may put back)."""
+    removed: list[int] = []
     async with database.transaction() as session:
         subscriptions = await _load(session, ids, lock=True)
         for subscription in subscriptions:
             if not _has(subscription, address):
                 continue
+            removed.append(subscription.id)
             remaining = [r for r in subscription.email_recipients if str(r).casefold() != address.casefold()]
             subscription.email_recipients = remaining  # a new list: JSON columns do not track in-place edits
             if not remaining and subscription.enabled:
                 subscription.enabled = False
                 subscription.paused_reason = f"{NO_RECIPIENTS_REASON} (the last was {address})."
-        return [_summary(s, address) for s in subscriptions]
+        return [_summary(s, address) for s in subscriptions], removed
 
 
 async def restore_recipient(database: Database, ids: list[int], address: str) -> list[Found]:

@@ -228,3 +228,11 @@ async def test_recipients_of_one_report_each_get_their_own_links_and_images() ->
         assert set(cids_in(html)) == set(inline_images(message))
     assert first.message["List-Unsubscribe"] != second.message["List-Unsubscribe"]
     assert first.message["List-Unsubscribe"].strip("<>") not in html_of(reparse(second.message))
+
+
+async def test_a_title_with_line_breaks_still_makes_a_one_line_subject() -> None:
+    report = insight_report(title="Signups\nby week\r\nBcc: someone@example.com")
+    composed = await compose_reports([report], mail_settings())
+    message = reparse(composed.message)
+    assert message["Subject"] == "Signups by week Bcc: someone@example.com – your PostHog report"
+    assert message["Bcc"] is None

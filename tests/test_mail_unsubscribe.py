@@ -55,6 +55,11 @@ async def test_get_shows_a_confirmation_and_changes_nothing(db, client) -> None:
     assert (await load(db, sid)).email_recipients == RECIPIENTS
 
 
+def undo_field(page: str) -> dict[str, str]:
+    """The hidden field of the page's undo form."""
+    return {"undo": re.search(r'name="undo" value="([^"]+)"', page).group(1)}
+
+
 async def test_post_removes_exactly_one_recipient_and_undo_restores_it(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
     token = unsubscribe_token(sid, "bob@example.com")
@@ -63,18 +68,19 @@ async def test_post_removes_exactly_one_recipient_and_undo_restores_it(db, clien
     body = await response.text()
     assert response.status == 200 and "You are unsubscribed" in body
     assert f'action="/unsubscribe/{token}/undo"' in body
+    undo = undo_field(body)
     subscription = await load(db, sid)
     assert subscription.email_recipients == ["ada@example.com", "cy@example.com"]
     assert subscription.enabled is True
 
-    again = await client.post(f"/unsubscribe/{token}", data={})  # idempotent
-    assert again.status == 200
+    again = await client.post(f"/unsubscribe/{token}", data={})  # idempotent, and offers no undo
+    assert again.status == 200 and 'name="undo"' not in await again.text()
     assert (await load(db, sid)).email_recipients == ["ada@example.com", "cy@example.com"]
 
-    undone = await client.post(f"/unsubscribe/{token}/undo")
+    undone = await client.post(f"/unsubscribe/{token}/undo", data=undo)
     assert undone.status == 200 and "subscribed again" in await undone.text()
     assert sorted((await load(db, sid)).email_recipients) == sorted(RECIPIENTS)
-    await client.post(f"/unsubscribe/{token}/undo")  # idempotent: no duplicate
+    await client.post(f"/unsubscribe/{token}/undo", data=undo)  # idempotent: no duplicate
     assert sorted((await load(db, sid)).email_recipients) == sorted(RECIPIENTS)
 
 
@@ -124,12 +130,13 @@ async def test_unknown_subscription_is_404(db, client) -> None:
 async def test_removing_the_last_recipient_disables_the_subscription_and_undo_enables_it(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com"])
     token = unsubscribe_token(sid, "ada@example.com")
-    assert (await client.post(f"/unsubscribe/{token}")).status == 200
+    response = await client.post(f"/unsubscribe/{token}")
+    assert response.status == 200
     subscription = await load(db, sid)
     assert subscription.email_recipients == []
     assert subscription.enabled is False and "unsubscribed" in subscription.paused_reason
 
-    assert (await client.post(f"/unsubscribe/{token}/undo")).status == 200
+    assert (await client.post(f"/unsubscribe/{token}/undo", data=undo_field(await response.text()))).status == 200
     subscription = await load(db, sid)
     assert subscription.email_recipients == ["ada@example.com"]
     assert subscription.enabled is True and subscription.paused_reason is None
@@ -139,10 +146,10 @@ async def test_removing_the_last_recipient_disables_the_subscription_and_undo_en
 async def test_undo_does_not_enable_a_subscription_paused_for_another_reason(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com"])
     token = unsubscribe_token(sid, "ada@example.com")
-    await client.post(f"/unsubscribe/{token}")
+    response = await client.post(f"/unsubscribe/{token}")
     async with db.transaction() as session:
         (await session.get(Subscription, sid)).paused_reason = "Dashboard 42 was not found in project 'Acme'"
-    await client.post(f"/unsubscribe/{token}/undo")
+    await client.post(f"/unsubscribe/{token}/undo", data=undo_field(await response.text()))
     subscription = await load(db, sid)
     assert subscription.email_recipients == ["ada@example.com"] and subscription.enabled is False
 
@@ -175,3 +182,26 @@ async def test_already_unsubscribed_page(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com", "bob@example.com"])
     response = await client.get(f"/unsubscribe/{unsubscribe_token(sid, 'zed@example.com')}")
     assert response.status == 200 and "already unsubscribed" in await response.text()
+
+
+async def test_an_old_link_cannot_put_back_someone_the_owner_removed(db, client) -> None:
+    sid = await make_subscription(db, RECIPIENTS)
+    token = unsubscribe_token(sid, "bob@example.com")  # from an email Bob received before
+    async with db.transaction() as session:
+        (await session.get(Subscription, sid)).email_recipients = ["ada@example.com", "cy@example.com"]
+
+    assert (await client.post(f"/unsubscribe/{token}/undo")).status == 400
+    unsubscribed = await client.post(f"/unsubscribe/{token}")
+    assert 'name="undo"' not in await unsubscribed.text()  # nothing was removed, so there is nothing to undo
+    forged = {"undo": "e30.AAAA"}
+    assert (await client.post(f"/unsubscribe/{token}/undo", data=forged)).status == 400
+    assert (await load(db, sid)).email_recipients == ["ada@example.com", "cy@example.com"]
+
+
+async def test_an_undo_button_expires_after_an_hour(db) -> None:
+    from core.tokens import UNDO_SECONDS, read_undo_token, undo_token
+
+    token = undo_token([3], "bob@example.com", now=1_000_000.0)
+    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS - 1) == ([3], "bob@example.com")
+    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS + 1) is None
+    assert read_undo_token(unsubscribe_token(3, "bob@example.com")) is None  # another purpose
