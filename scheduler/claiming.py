@@ -23,12 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.models import Delivery, DeliveryTarget, Subscription
+from core.schedules import Schedule, ScheduleError
 from core.subscriptions import schedule_of
 
 log = logging.getLogger(__name__)
 
-# Missed occurrences recorded one by one as skipped; beyond this a single row says how many more were missed.
+# Missed occurrences recorded one by one as skipped; beyond this the last row says how many more were missed.
 MAX_SKIPPED_ROWS = 50
+MAX_COUNTED = 100_000  # missed occurrences counted at most, so that planning after a very long outage stays cheap
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -55,49 +58,79 @@ def targets_for(subscription: Subscription) -> list[DeliveryTarget]:
     return [DeliveryTarget(kind="email", address=address) for address in addresses.values()]
 
 
-def _missed_occurrences(subscription: Subscription, now: datetime) -> list[datetime]:
-    """Every occurrence from `next_delivery_at` up to `now`, oldest first (capped)."""
-    schedule = schedule_of(subscription)
-    first = subscription.next_delivery_at
-    assert first is not None
-    moments = [first]
-    while len(moments) <= MAX_SKIPPED_ROWS + 1:
-        following = schedule.next_after(moments[-1])
-        if following is None or following > now:
-            break
-        moments.append(following)
-    return moments
+@dataclass
+class _Plan:
+    send: datetime | None  # the occurrence to deliver now, if any
+    skipped: list[datetime]  # missed occurrences recorded as skipped (at most MAX_SKIPPED_ROWS)
+    not_recorded: int  # further missed occurrences, counted in the last skipped row's reason
+
+
+def _plan(schedule: Schedule, first: datetime, now: datetime, grace: timedelta) -> _Plan:
+    """What to do with a subscription due since `first`: the latest occurrence at or before `now` is sent if it is
+    less than `grace` late; every earlier one is skipped."""
+    send = None
+    candidate = first if first >= now - grace else schedule.next_after(now - grace - _INSTANT)
+    while candidate is not None and candidate <= now:
+        send, candidate = candidate, schedule.next_after(candidate)
+    skipped, not_recorded = [], 0
+    moment: datetime | None = first
+    while moment is not None and moment <= now and moment != send and not_recorded < MAX_COUNTED:
+        if len(skipped) < MAX_SKIPPED_ROWS:
+            skipped.append(moment)
+        else:
+            not_recorded += 1
+        moment = schedule.next_after(moment)
+    return _Plan(send, skipped, not_recorded)
 
 
 async def _claim_occurrences(session: AsyncSession, subscription: Subscription, now: datetime, policy: ClaimPolicy):
     """Turn a due subscription into deliveries: the latest missed occurrence is sent, older ones skipped."""
-    moments = _missed_occurrences(subscription, now)
-    latest = moments[-1]
-    on_time = now - latest <= policy.grace
-    claimed: Delivery | None = None
-    for moment in moments:
-        send = moment == latest and on_time
-        delivery = Delivery(
-            subscription_id=subscription.id,
-            scheduled_for=moment,
-            trigger="schedule" if len(moments) == 1 else "catch_up",
-            status="running" if send else "skipped",
-            created_at=now,
+    try:
+        schedule = schedule_of(subscription)
+    except ScheduleError as exc:
+        # A schedule that no longer validates (a time zone this host no longer knows...) must not block the
+        # others: the subscription is paused with the reason, for its owner to fix.
+        subscription.enabled = False
+        subscription.paused_reason = f"Its schedule can no longer be used: {exc}"
+        log.warning("subscription %s paused: %s", subscription.id, exc)
+        return None
+    plan = _plan(schedule, subscription.next_delivery_at, now, policy.grace)
+    # Occurrences already recorded (a "Send now" at the same instant, a clock step back) are not recorded again.
+    recorded = set(
+        await session.scalars(
+            select(Delivery.scheduled_for).where(
+                Delivery.subscription_id == subscription.id,
+                Delivery.scheduled_for.in_([*plan.skipped, *([plan.send] if plan.send else [])]),
+            )
         )
-        if send:
-            delivery.claimed_by = policy.worker_id
-            delivery.lease_expires_at = now + policy.lease
-            delivery.attempts = 1
-            delivery.started_at = now
-            delivery.targets = targets_for(subscription)
-            claimed = delivery
-        else:
-            late = now - moment
-            delivery.error = f"missed while the service was down ({_duration(late)} late)"
-            delivery.finished_at = now
-        session.add(delivery)
+    )
+    for index, moment in enumerate(plan.skipped):
+        if moment in recorded:
+            continue
+        reason = f"missed while the service was down ({_duration(now - moment)} late)"
+        if index == len(plan.skipped) - 1 and plan.not_recorded:
+            reason += f"; {plan.not_recorded} later occurrences were missed too"
+        session.add(Delivery(
+            subscription_id=subscription.id, scheduled_for=moment, trigger="catch_up", status="skipped",
+            created_at=now, finished_at=now, error=reason,
+        ))
+    claimed = None
+    if plan.send is not None and plan.send not in recorded:
+        claimed = Delivery(
+            subscription_id=subscription.id,
+            scheduled_for=plan.send,
+            trigger="catch_up" if plan.skipped or plan.send != subscription.next_delivery_at else "schedule",
+            status="running",
+            created_at=now,
+            claimed_by=policy.worker_id,
+            lease_expires_at=now + policy.lease,
+            attempts=1,
+            started_at=now,
+            targets=targets_for(subscription),
+        )
+        session.add(claimed)
     # Strictly after now: never one send per missed occurrence.
-    subscription.next_delivery_at = schedule_of(subscription).next_after(now)
+    subscription.next_delivery_at = schedule.next_after(now)
     return claimed
 
 
@@ -108,7 +141,6 @@ def _duration(delta: timedelta) -> str:
 
 async def claim_due_subscriptions(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
     """Claim due subscriptions; returns the ids of the deliveries this process now runs."""
-    claimed: list[int] = []
     async with database.sessions() as session:
         async with session.begin():
             statement = (
@@ -130,16 +162,17 @@ async def claim_due_subscriptions(database: Database, now: datetime, policy: Cla
             try:
                 await session.flush()
             except IntegrityError:
-                # Another process recorded one of these occurrences first (possible on SQLite only).
-                log.info("due subscriptions were claimed by another process")
+                # Only when another process recorded one of these occurrences in the same instant (SQLite has
+                # no row locks); the next tick claims what is left.
+                log.warning("due subscriptions were claimed concurrently; retrying at the next tick")
                 await session.rollback()
                 return []
-            claimed = [delivery.id for delivery in deliveries]
-    return claimed
+            return [delivery.id for delivery in deliveries]
 
 
 async def claim_pending_and_expired(
-    database: Database, now: datetime, policy: ClaimPolicy, *, only: list[int] | None = None
+    database: Database, now: datetime, policy: ClaimPolicy, *, only: list[int] | None = None,
+    exclude: list[int] | None = None,
 ) -> list[int]:
     """Claim deliveries asked for by users, and take over those whose process stopped renewing its lease."""
     async with database.sessions() as session:
@@ -157,6 +190,8 @@ async def claim_pending_and_expired(
             )
             if only is not None:
                 statement = statement.where(Delivery.id.in_(only))
+            if exclude:
+                statement = statement.where(Delivery.id.not_in(exclude))
             deliveries = (await session.scalars(_lock(statement, session))).all()
             for delivery in deliveries:
                 if delivery.status == "running":

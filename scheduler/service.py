@@ -74,7 +74,7 @@ class SchedulerService:
         )
         self._scheduler.add_job(
             self.renew, "interval", seconds=max(1.0, self.policy.lease.total_seconds() / 3), id="renew",
-            max_instances=1, coalesce=True,
+            max_instances=1, coalesce=True, misfire_grace_time=None,  # late is fine, skipped is not
         )
         self._scheduler.add_job(
             self.housekeeping, "interval", hours=1, id="housekeeping", max_instances=1, coalesce=True,
@@ -91,9 +91,12 @@ class SchedulerService:
     async def stop(self, timeout: float = 60.0) -> None:
         """Stop claiming; let running deliveries finish up to `timeout`; release what is left."""
         self._stopping = True
+        async with self._tick_lock:
+            pass  # a claim in progress registers its run before the snapshot below, so it is waited for
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        running = list(self._running.values())
+            # Leases keep being renewed while running deliveries finish; only claiming stops.
+            self._scheduler.remove_job("tick")
+        running = list(set(self._running.values()))
         if running:
             log.info("waiting up to %.0f s for %d deliveries to finish", timeout, len(running))
             _done, pending = await asyncio.wait(running, timeout=timeout)
@@ -104,6 +107,8 @@ class SchedulerService:
         if leftover:
             await release(self.database, leftover, self.policy)
             log.info("released %d unfinished deliveries for another process", len(leftover))
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
 
     # --- jobs --------------------------------------------------------------------------------------------
 
@@ -117,7 +122,10 @@ class SchedulerService:
             if room <= 0:
                 return []
             try:
-                ids = await claim_pending_and_expired(self.database, now, replace(self.policy, batch=room))
+                # Never "take over" a delivery this process still runs, even if its lease lapsed meanwhile.
+                ids = await claim_pending_and_expired(
+                    self.database, now, replace(self.policy, batch=room), exclude=list(self._running)
+                )
                 if len(ids) < room:
                     policy = replace(self.policy, batch=room - len(ids))
                     ids += await claim_due_subscriptions(self.database, now, policy)

@@ -141,3 +141,41 @@ async def test_daily_in_berlin_is_claimed_at_local_nine_in_winter_and_summer(db:
     assert await claim_due_subscriptions(db, datetime(2026, 7, 1, 6, 59, tzinfo=UTC), POLICY) == []
     assert len(await claim_due_subscriptions(db, datetime(2026, 7, 1, 7, 0, 1, tzinfo=UTC), POLICY)) == 1
     assert await _next(db, sid) == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
+
+
+async def test_after_two_months_down_the_occurrence_within_grace_is_still_sent(db: Database) -> None:
+    sid = await _subscribe(db, "daily at 9:00")
+    back = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)  # 60 days of occurrences missed; today's is 1 hour late
+    [claimed] = await claim_due_subscriptions(db, back, POLICY)
+    rows = await _deliveries(db, sid)
+    sent = [r for r in rows if r.status == "running"]
+    skipped = [r for r in rows if r.status == "skipped"]
+    assert [r.id for r in sent] == [claimed] and sent[0].scheduled_for == datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+    assert len(skipped) == 50  # one row each, then a count
+    assert "10 later occurrences were missed too" in skipped[-1].error
+    assert await _next(db, sid) == datetime(2026, 3, 7, 9, 0, tzinfo=UTC)
+
+
+async def test_a_subscription_whose_schedule_no_longer_works_is_paused_and_does_not_block_others(db: Database) -> None:
+    broken = await _subscribe(db, "daily at 8:30")
+    healthy = await _subscribe(db, "daily at 9:00")
+    async with db.transaction() as session:
+        (await session.get(Subscription, broken)).timezone = "Asia/Nowhere"  # e.g. a zone tzdata dropped
+    claimed = await claim_due_subscriptions(db, datetime(2026, 1, 5, 9, 0, 1, tzinfo=UTC), POLICY)
+    assert [d.id for d in await _deliveries(db, healthy)] == claimed
+    assert await _deliveries(db, broken) == []
+    async with db.session() as session:
+        paused = await session.get(Subscription, broken)
+    assert paused.enabled is False and "Asia/Nowhere" in paused.paused_reason
+
+
+async def test_an_occurrence_recorded_already_is_not_recorded_again_and_blocks_nothing(db: Database) -> None:
+    first = await _subscribe(db, "daily at 9:00")
+    second = await _subscribe(db, "daily at 9:30")
+    nine = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    async with db.transaction() as session:
+        session.add(Delivery(subscription_id=first, scheduled_for=nine, trigger="manual", status="succeeded"))
+    claimed = await claim_due_subscriptions(db, datetime(2026, 1, 5, 9, 30, 5, tzinfo=UTC), POLICY)
+    assert [d.id for d in await _deliveries(db, second)] == claimed
+    assert len(await _deliveries(db, first)) == 1
+    assert await _next(db, first) == datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
