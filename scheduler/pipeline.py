@@ -25,7 +25,6 @@ from sqlalchemy.orm import selectinload
 from core.db import Database
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from posthog_api.content import Dashboard, Insight
-from posthog_api.errors import PostHogUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +135,7 @@ class Pipeline:
                     for target in job.targets:
                         if isinstance(content, SendResult):
                             job.results[target.id] = content
+                            sends.append(asyncio.create_task(self._record_target(target.id, content)))
                         elif target.kind == "slack":
                             sends.append(asyncio.create_task(self._send_slack(job, target, content)))
                 for recipient in {t.address.casefold() for job in groups[key] for t in job.targets
@@ -148,8 +148,14 @@ class Pipeline:
                         ]
                         sends.append(asyncio.create_task(self._send_emails(send_email, items)))
 
-            await self._render_all(groups, on_ready)
-            await asyncio.gather(*sends)
+            try:
+                await self._render_all(groups, on_ready)
+            finally:
+                # Every started send is waited for, whatever happens, so that the run's email transports stay
+                # open until the last message is out and every outcome gets recorded.
+                for outcome in await asyncio.gather(*sends, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        log.error("a send of this run failed unexpectedly", exc_info=outcome)
         await self._finish(jobs)
 
     async def aclose(self) -> None:
@@ -167,10 +173,7 @@ class Pipeline:
                 await session.scalars(
                     select(Delivery)
                     .where(Delivery.id.in_(delivery_ids))
-                    .options(
-                        selectinload(Delivery.targets),
-                        selectinload(Delivery.subscription).selectinload(Subscription.connection),
-                    )
+                    .options(selectinload(Delivery.targets), selectinload(Delivery.subscription))
                 )
             ).all()
         jobs = []
@@ -191,9 +194,11 @@ class Pipeline:
     ) -> None:
         limit = asyncio.Semaphore(self.content_concurrency)
 
-        async def one(key: ContentKey, connection: PostHogConnection) -> None:
+        async def one(key: ContentKey) -> None:
             async with limit:
                 try:
+                    # Loaded here, not with the jobs: a key that cannot be decrypted fails this content only.
+                    connection = await self._connection(key.connection_id)
                     content = await self._with_retries(lambda: self.load_content(connection, key))
                     self.renders += 1
                 except Exception as exc:  # noqa: BLE001 - one content's failure must not stop the others
@@ -201,7 +206,14 @@ class Pipeline:
                     content = SendResult("failed", error=str(exc) or type(exc).__name__)
             on_ready(key, content)
 
-        await asyncio.gather(*(one(key, jobs[0].subscription.connection) for key, jobs in groups.items()))
+        await asyncio.gather(*(one(key) for key in groups))
+
+    async def _connection(self, connection_id: int) -> PostHogConnection:
+        async with self.database.session() as session:
+            connection = await session.get(PostHogConnection, connection_id)
+        if connection is None:
+            raise LookupError("the PostHog connection of this subscription was removed")
+        return connection
 
     async def _with_retries(self, attempt: Callable[[], Awaitable]):
         for number in range(1, self.max_attempts + 1):
@@ -331,4 +343,6 @@ class Pipeline:
 
 
 def _is_transient(exc: Exception) -> bool:
-    return isinstance(exc, PostHogUnavailable | asyncio.TimeoutError | ConnectionError)
+    # Not PostHogUnavailable: the PostHog client already retried with backoff, and retrying its retries would
+    # hold a content slot for many minutes while the other contents of the run wait.
+    return isinstance(exc, asyncio.TimeoutError | ConnectionError)

@@ -445,3 +445,51 @@ async def test_a_recipient_listed_twice_gets_one_email_and_blocks_nobody(env: En
     [delivery] = await env.deliveries(doubled)
     assert sorted(t.address for t in delivery.targets) == ["ada@example.com", "bob@example.com"]
     assert [d.status for d in await env.deliveries(other)] == ["succeeded"]
+
+
+# --- content that cannot be fetched ----------------------------------------------------------------------------
+
+
+async def test_content_that_cannot_be_fetched_fails_its_targets_with_the_reason_and_spares_the_others(
+    env: Env,
+) -> None:
+    missing = await env.subscribe(ref="999", channel="C1", recipients=None)
+    healthy = await env.subscribe(recipients=["ada@example.com"])
+    env.clock.set(NINE + timedelta(seconds=2))
+    assert len(await env.run_tick()) == 2
+
+    [failed] = await env.deliveries(missing)
+    assert failed.status == "failed" and "999" in failed.error
+    [target] = failed.targets
+    assert target.status == "failed" and target.attempts == 1 and "999" in target.error
+    assert env.slack.posts_to("C1") == 0
+    [delivered] = await env.deliveries(healthy)
+    assert delivered.status == "succeeded" and len(env.emails_to("ada@example.com")) == 1
+
+
+async def test_a_connection_whose_key_cannot_be_decrypted_fails_alone(env: Env) -> None:
+    from sqlalchemy import text
+
+    async with env.db.transaction() as session:
+        acme = PostHogConnection(name="Acme", host="https://posthog.acme.example", project_id=2, api_key="phx_k",
+                                 workspace_id=env.workspace_id)
+        session.add(acme)
+        await session.flush()
+        subscription = await create_subscription(
+            session, connection=acme, content_type="dashboard", content_ref="7",
+            schedule=parse_schedule("daily at 9:00", "UTC", today=env.clock().date()),
+            target_type="email", email_recipients=["bob@example.com"], created_by=CREATOR,
+            workspace_id=env.workspace_id, now=env.clock(),
+        )
+        broken = subscription.id
+        # As if SECRET_KEY had been replaced without keeping the old key for decryption.
+        await session.execute(text("UPDATE posthog_connections SET api_key = 'gAAAAA-not-a-token' WHERE id = :id"),
+                              {"id": acme.id})
+    healthy = await env.subscribe(recipients=["ada@example.com"])
+    env.clock.set(NINE + timedelta(seconds=2))
+    assert len(await env.run_tick()) == 2
+
+    [failed] = await env.deliveries(broken)
+    assert failed.status == "failed" and "SECRET_KEY" in failed.error
+    [delivered] = await env.deliveries(healthy)
+    assert delivered.status == "succeeded"
