@@ -70,8 +70,11 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    # The local browser reaches the exporter pages on loopback; a Selenium Grid needs the public URL.
-    base_url = settings.public_url if settings.selenium_grid_url else f"http://127.0.0.1:{port}"
+    # The local browser reaches the exporter pages where the site listens (loopback when it listens on every
+    # address); a Selenium Grid needs the public URL.
+    bound_port = site._server.sockets[0].getsockname()[1]  # the real port, also when PORT=0
+    browser_host = "127.0.0.1" if host in ("", "0.0.0.0", "::", "localhost") else host
+    base_url = settings.public_url if settings.selenium_grid_url else f"http://{browser_host}:{bound_port}"
     try:
         async with Renderer(app=app, base_url=base_url) as renderer:
             shared["renderer"] = renderer
@@ -164,8 +167,10 @@ async def run_demo() -> int:
     print(format_history([line]))
     if line.status != "succeeded":
         return 1
-    newest = max(Path(settings.outbox_dir).glob("*.eml"), key=lambda p: p.stat().st_mtime)
-    print(f"The email is in {newest} (open it in any mail program).")
+    if settings.email_transport == "outbox":
+        newest = max(Path(settings.outbox_dir).glob("*.eml"), key=lambda p: p.stat().st_mtime, default=None)
+        if newest is not None:
+            print(f"The email is in {newest} (open it in any mail program).")
     return 0
 
 

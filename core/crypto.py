@@ -36,10 +36,22 @@ def load_secret_keys(configured: str) -> list[str]:
     path = _generated_key_file()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under another name, then linked into place: a process starting at the same moment
+        # sees either no key file or a complete one, and the first link wins.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-    return [path.read_text().strip()]
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise SecretKeyError(f"{path} is empty: delete it to generate a new key, or set SECRET_KEY.")
+    return [key]
 
 
 def _fernet_for(key: str) -> Fernet:

@@ -14,8 +14,8 @@ from core.db import Database
 from core.migrations import require_current
 from core.models import Delivery, Subscription
 from core.settings import get_settings
-from scheduler.assembly import scheduler_service
-from scheduler.claiming import claim_pending_and_expired
+from scheduler.assembly import claim_policy, scheduler_service
+from scheduler.claiming import claim_pending_and_expired, renew_leases
 from scheduler.history import DeliveryLine, format_history, recent_deliveries
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,24 @@ async def deliver_subscription_now(settings, database: Database, subscription_id
             subscription_id=subscription_id, scheduled_for=datetime.now(UTC), trigger="manual", status="pending"
         )
         session.add(delivery)
-    async with scheduler_service(settings, database) as service:
-        claimed = await claim_pending_and_expired(database, datetime.now(UTC), service.policy, only=[delivery.id])
-        await service.pipeline.run(claimed)
+    # Claimed before the browser starts, so that a running service does not take it first; its lease is renewed
+    # while it runs, so that a running service does not take it over either.
+    policy = claim_policy(settings)
+    claimed = await claim_pending_and_expired(database, datetime.now(UTC), policy, only=[delivery.id])
+    async with scheduler_service(settings, database, worker_id=policy.worker_id) as service:
+        renewing = asyncio.create_task(_renew_until_cancelled(database, claimed, policy))
+        try:
+            await service.pipeline.run(claimed)
+        finally:
+            renewing.cancel()
     [line] = await recent_deliveries(database, delivery_id=delivery.id)
     return line
+
+
+async def _renew_until_cancelled(database: Database, delivery_ids: list[int], policy) -> None:
+    while True:
+        await asyncio.sleep(policy.lease.total_seconds() / 3)
+        await renew_leases(database, delivery_ids, datetime.now(UTC), policy)
 
 
 async def deliver_now(subscription_id: int) -> int:
