@@ -32,7 +32,7 @@ from .modals import (
 )
 from .parsing import CommandError
 from .services import NOT_INSTALLED, BotServices
-from .slack_client import web_client
+from .slack_client import slack_error_code, web_client
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,8 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         await ack()
         await _safe(client.chat_postMessage(
             channel=user_id,
-            text=f"Connected PostHog project “{result.name}” (project {result.project_id} on {result.host}). "
+            text=f"Connected PostHog project “{blocks.escape(result.name)}” (project {result.project_id} on "
+            f"{blocks.escape(result.host)}). "
             "Subscribe with `/posthog subscribe dashboard <id> weekly`.",
         ))
 
@@ -206,4 +207,4 @@ async def _safe(awaitable) -> None:
     try:
         await awaitable
     except SlackApiError as exc:
-        log.warning("Slack call failed: %s", exc.response.get("error"))
+        log.warning("Slack call failed: %s", slack_error_code(exc))

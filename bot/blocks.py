@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,10 +135,24 @@ def subscription_created(subscription: Subscription, summary: str, upcoming: lis
     ]
 
 
+# The one paused_reason written with Slack markup in it: exactly this, with a user id and nothing else.
+_PAUSED_BY = re.compile(r"paused by <@[UW][A-Z0-9]+>")
+
+
+def paused_by(user_id: str) -> str:
+    return f"paused by <@{user_id}>"
+
+
+def paused_reason(reason: str) -> str:
+    """A pause reason as mrkdwn: our own "paused by <@U...>" keeps its mention; anything else is escaped
+    (reasons also quote PostHog and Slack errors, which must not turn into markup)."""
+    return reason if _PAUSED_BY.fullmatch(reason) else escape(reason)
+
+
 def status_line(subscription: Subscription) -> str:
     if subscription.enabled:
         return f"next: {local_time(subscription.next_delivery_at, subscription.timezone)}"
-    reason = f" ({escape(subscription.paused_reason)})" if subscription.paused_reason else ""
+    reason = f" ({paused_reason(subscription.paused_reason)})" if subscription.paused_reason else ""
     return f":double_vertical_bar: paused{reason}"
 
 
@@ -187,4 +202,4 @@ def delivered_message(
         context_block(f"Delivered {schedule_summary}. Next delivery: {nxt}. Subscription #{subscription.id}."),
         {"type": "actions", "block_id": f"delivered:{subscription.id}", "elements": elements},
     ]
-    return f"{title} — delivered {schedule_summary}", blocks
+    return f"{escape(title)} — delivered {schedule_summary}", blocks

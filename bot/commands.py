@@ -34,6 +34,7 @@ from .parsing import (
     parse_command,
 )
 from .services import NOT_INSTALLED, BotServices, choose_connection
+from .slack_client import slack_error_code
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ async def _connect(command: Connect, ack, body, client: AsyncWebClient, workspac
     try:
         await client.views_open(trigger_id=body["trigger_id"], view=connect_modal())
     except SlackApiError as exc:
-        log.warning("views.open failed: %s", exc.response.get("error"))
+        log.warning("views.open failed: %s", slack_error_code(exc))
 
 
 async def _projects(ack, workspace: SlackWorkspace, services: BotServices) -> None:
@@ -142,7 +143,7 @@ async def manage(action: str, subscription_id: int | str, user_id: str, workspac
         if action == "pause":
             if not subscription.enabled:
                 return f"{name} is already paused. `/posthog resume {subscription.id}` restarts it."
-            store.pause(subscription, f"paused by <@{user_id}>" if user_id else "paused")
+            store.pause(subscription, blocks.paused_by(user_id) if user_id else "paused")
             return f"Paused {name} in {where}. `/posthog resume {subscription.id}` restarts it."
         if action == "resume":
             if subscription.enabled:
@@ -193,8 +194,7 @@ async def _check_channel(client: AsyncWebClient, channel_id: str) -> tuple[str |
     try:
         response = await client.conversations_info(channel=channel_id)
     except SlackApiError as exc:
-        error = exc.response.get("error", "")
-        template = CHANNEL_PROBLEMS.get(error)
+        template = CHANNEL_PROBLEMS.get(slack_error_code(exc))
         return (template.format(channel=mention) if template else None), None
     channel = response.get("channel") or {}
     if channel.get("is_archived"):
@@ -245,7 +245,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
         await respond(
             response_type="ephemeral",
             replace_original=True,
-            text=f"Subscribed to {title}: {schedule.summary()}",
+            text=f"Subscribed to {blocks.escape(title)}: {schedule.summary()}",
             blocks=blocks.subscription_created(subscription, schedule.summary(), upcoming),
         )
     except (ScheduleError, CommandError) as exc:
@@ -309,7 +309,7 @@ async def _preview(command: Preview, ack, body, respond, client: AsyncWebClient,
                       text=f"PostHog took too long to answer for {command.kind} {command.ref}. Try again in a minute.")
     except SlackApiError as exc:
         await respond(response_type="ephemeral", replace_original=False,
-                      text=f"Slack refused the preview upload ({exc.response.get('error')}).")
+                      text=f"Slack refused the preview upload ({slack_error_code(exc)}).")
     except Exception:  # noqa: BLE001 - a render failure must still get an answer
         log.exception("preview of %s %s failed", command.kind, command.ref)
         await respond(response_type="ephemeral", replace_original=False,

@@ -26,7 +26,7 @@ from core.settings import Settings, get_settings
 
 from . import blocks
 from .installation_store import DatabaseInstallationStore
-from .slack_client import web_client
+from .slack_client import slack_error_code, slack_status, web_client
 from .token_rotation import TokenRotationFailed, fresh_bot_token
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class SlackOutcome:
     message_ts: str | None = None
     channel_id: str | None = None
     paused: bool = False
+    # How many of the images are in Slack (uploaded and completed). A retry passes it back to `send` as
+    # `images_done`, with `parent_ts=message_ts`, so that it uploads only the rest.
+    images_done: int = 0
 
 
 class _ChannelPacer:
@@ -119,9 +122,11 @@ class SlackSender:
         next_delivery: datetime | None = None,
         images: list[tuple[str, bytes]] | None = None,
         parent_ts: str | None = None,
+        images_done: int = 0,
     ) -> SlackOutcome:
-        """Post the parent message and upload the images. `parent_ts` resumes an earlier attempt that posted
-        the parent but not the images, so that a retry never posts the parent twice."""
+        """Post the parent message and upload the images. `parent_ts` and `images_done` (the `message_ts` and
+        `images_done` of an earlier attempt's outcome) resume that attempt: the parent is not posted again and
+        the images already in Slack are not uploaded again."""
         async with self.database.session() as session:
             subscription = await session.get(Subscription, subscription_id)
             workspace = await session.get(SlackWorkspace, subscription.workspace_id) if subscription else None
@@ -132,12 +137,17 @@ class SlackSender:
         if workspace is None or not workspace.active:
             return SlackOutcome("failed", "workspace_uninstalled")
         channel = subscription.slack_channel_id
+        ts = parent_ts
+        # Without a parent to resume, every image goes with the new message.
+        done = min(max(images_done, 0), len(images or ())) if parent_ts else 0
         try:
             token = await self._bot_token(workspace)
         except _Failed as failure:
-            return await self._failed(subscription, token=None, failure=failure)
+            outcome = await self._failed(subscription, token=None, failure=failure)
+            # Keep the earlier attempt's progress for the next retry.
+            outcome.message_ts, outcome.images_done = ts, done
+            return outcome
         client = self._client(token)
-        ts = parent_ts
         try:
             if ts is None:
                 text, message_blocks = blocks.delivered_message(
@@ -149,13 +159,15 @@ class SlackSender:
                 )
                 await _pacer.wait(channel)
                 ts = await self._post(client, channel, text, message_blocks)
-            if images:
-                await self._upload(client, channel, ts if subscription.slack_images_in_thread else None, images)
+            thread_ts = ts if subscription.slack_images_in_thread else None
+            for start in range(done, len(images or ()), FILES_PER_COMPLETION):
+                await self._upload(client, channel, thread_ts, images, start)
+                done = min(start + FILES_PER_COMPLETION, len(images))
         except _Failed as failure:
             outcome = await self._failed(subscription, token=token, failure=failure)
-            outcome.message_ts = ts
+            outcome.message_ts, outcome.images_done = ts, done
             return outcome
-        return SlackOutcome("sent", message_ts=ts, channel_id=channel)
+        return SlackOutcome("sent", message_ts=ts, channel_id=channel, images_done=done)
 
     async def notify_creator(self, subscription_id: int, reason: str) -> None:
         """Tell the subscription's creator, in a direct message, why it was paused."""
@@ -188,8 +200,7 @@ class SlackSender:
         try:
             return await coroutine
         except SlackApiError as exc:
-            status = exc.response.status_code
-            code = exc.response.get("error") or f"http_{status}"
+            status, code = slack_status(exc), slack_error_code(exc)
             raise _Failed(code, transient=status >= 500 or status == 429 or code in TRANSIENT_ERRORS) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _Failed(f"network: {type(exc).__name__}", transient=True) from None
@@ -213,18 +224,14 @@ class SlackSender:
         return response["ts"]
 
     async def _upload(
-        self, client: AsyncWebClient, channel: str, thread_ts: str | None, images: list[tuple[str, bytes]]
+        self, client: AsyncWebClient, channel: str, thread_ts: str | None, images: list[tuple[str, bytes]], start: int
     ) -> None:
+        """Upload images[start:start + FILES_PER_COMPLETION] as one completion (they appear together)."""
         uploads = [
             {"content": png, "filename": f"{_slug(name) or 'image'}-{i}.png", "title": name or f"Image {i}"}
-            for i, (name, png) in enumerate(images, 1)
+            for i, (name, png) in enumerate(images[start : start + FILES_PER_COMPLETION], start + 1)
         ]
-        for start in range(0, len(uploads), FILES_PER_COMPLETION):
-            await self._call(
-                client.files_upload_v2(
-                    channel=channel, thread_ts=thread_ts, file_uploads=uploads[start : start + FILES_PER_COMPLETION]
-                )
-            )
+        await self._call(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=uploads))
 
     async def _failed(self, subscription: Subscription, *, token: str | None, failure: _Failed) -> SlackOutcome:
         template = PAUSING_ERRORS.get(failure.code)

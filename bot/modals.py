@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -99,6 +102,10 @@ async def connect_submission(view: dict, user_id: str, workspace, services) -> d
     if errors:
         return errors
     host = normalize_host(host)
+    if not services.settings.posthog_allow_private_hosts:
+        problem = await _internal_host_problem(host)
+        if problem:
+            return {"host": problem}
     project_id = int(project_text)
     source = open_source(host=host, project_id=project_id, api_key=api_key, timeout=CHECK_ACCESS_SECONDS,
                          max_retries=0)
@@ -125,6 +132,33 @@ async def connect_submission(view: dict, user_id: str, workspace, services) -> d
         connection.api_key = api_key
         connection.created_by = user_id
     return connection
+
+
+async def _internal_host_problem(host: str) -> str | None:
+    """Why `host` may not be used: it resolves to an address that is not on the public internet (loopback,
+    private, link-local: this server's own network), or it does not resolve. None when it is public.
+
+    The check is at connect time; a name whose DNS later changes to an internal address is not caught."""
+    try:
+        parts = urlsplit(host)
+        name, port = parts.hostname, parts.port or 443
+    except ValueError:  # a port that is not a number
+        return "Enter your PostHog address, e.g. https://us.posthog.com"
+    if not name:
+        return "Enter your PostHog address, e.g. https://us.posthog.com"
+    try:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM), 1.0
+        )
+    except (OSError, TimeoutError, UnicodeError):
+        return f"I couldn't find {name}. Check the address."
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global:
+            return f"{name} is on a private network ({address}). Use your PostHog's public address."
+    return None
 
 
 # --- editing a subscription ------------------------------------------------------------------------------
@@ -207,7 +241,8 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
     if frequency not in FREQUENCIES:
         errors["frequency"] = "Pick daily, weekly, monthly or yearly"
     interval_text = str(values.get("interval") or "").strip()
-    if not (interval_text.isdigit() and 1 <= int(interval_text) <= 366):
+    # isdigit() alone accepts "²", which int() refuses.
+    if not (interval_text.isascii() and interval_text.isdigit() and 1 <= int(interval_text) <= 366):
         errors["interval"] = "A whole number from 1 to 366, e.g. 2 for every other week"
     time_text = values.get("time") or ""
     try:
@@ -230,6 +265,8 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
         schedule = Schedule(
             frequency=frequency, interval=int(interval_text), byweekday=days,
             bysetpos=current.bysetpos if frequency in ("monthly", "yearly") and days else None,
+            # Keep "on the 15th": without it the rule would fall back to the day the edit was saved.
+            bymonthday=current.bymonthday if frequency in ("monthly", "yearly") and not days else None,
             hour=hour, minute=minute, timezone=zone, start=current.start, until=current.until, count=current.count,
         )
         schedule.validate()

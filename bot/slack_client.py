@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
@@ -62,6 +63,26 @@ class RateLimitRetryHandler(AsyncRetryHandler):
         state.next_attempt_requested = True
         await asyncio.sleep(wait + random.random() * 0.25)
         state.increment_current_attempt()
+
+
+def slack_status(exc: SlackApiError) -> int:
+    """The HTTP status of a failed call (0 when unknown)."""
+    response = exc.response
+    # A Slack answer has `status_code`; a body the SDK could not parse leaves the raw aiohttp response (`status`).
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return status if isinstance(status, int) else 0
+
+
+def slack_error_code(exc: SlackApiError) -> str:
+    """Slack's error code (`channel_not_found`, ...), or `http_<status>` when the answer was not Slack's JSON.
+
+    A 5xx from Slack or a proxy in front of it may carry an HTML or plain-text body; the SDK then keeps it as a
+    string (or keeps no parsed body at all), so `exc.response.get("error")` cannot be relied on.
+    """
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"]:
+        return data["error"]
+    return f"http_{slack_status(exc)}"
 
 
 def api_base_url(settings: Settings) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription, utcnow
@@ -74,8 +74,21 @@ async def pending_manual_delivery(session: AsyncSession, subscription: Subscript
     )
 
 
+async def _lock_subscription(session: AsyncSession, subscription: Subscription) -> None:
+    """Hold the subscription's row until the transaction ends, so that two "Send now" clicks at once cannot
+    both find no pending delivery and both add one: the second waits here, then sees the first's delivery."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(Subscription.id).where(Subscription.id == subscription.id).with_for_update())
+        return
+    # SQLite has no row locks (FOR UPDATE is ignored) and runs reads outside the write transaction; a write
+    # that changes nothing starts that transaction, which holds the database's only write lock.
+    table = Subscription.__table__
+    await session.execute(update(table).where(table.c.id == subscription.id).values(updated_at=table.c.updated_at))
+
+
 async def request_delivery_now(session: AsyncSession, subscription: Subscription) -> tuple[Delivery, bool]:
     """Record a delivery due now for the scheduler to claim. Returns (delivery, created)."""
+    await _lock_subscription(session, subscription)
     existing = await pending_manual_delivery(session, subscription)
     if existing is not None:
         return existing, False

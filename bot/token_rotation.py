@@ -6,7 +6,10 @@ unnoticed, by the scheduler's periodic job (`rotate_expiring_tokens`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import weakref
 from datetime import timedelta
 
 from slack_sdk.errors import SlackTokenRotationError
@@ -19,7 +22,7 @@ from core.models import SlackInstallation, SlackWorkspace, utcnow
 from core.settings import Settings
 
 from .installation_store import DatabaseInstallationStore
-from .slack_client import web_client
+from .slack_client import slack_error_code, web_client
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,21 @@ class TokenRotationFailed(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+# One rotation at a time per workspace in this process. Slack revokes a refresh token once it is used, so two
+# concurrent rotations (sends and the periodic job) would spend it twice: the second fails, and a late save
+# could overwrite the newer refresh token. Locks are per event loop (an asyncio.Lock belongs to one loop).
+# Limitation: processes sharing a database are not serialised against each other; a process that loses such
+# a race gets invalid_refresh_token, which is transient, and its next attempt reads the winner's token.
+_rotation_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _rotation_lock(key: str) -> asyncio.Lock:
+    locks = _rotation_locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(key, asyncio.Lock())
 
 
 async def fresh_bot_token(
@@ -40,20 +58,29 @@ async def fresh_bot_token(
         return bot
     if not (settings.slack_client_id and settings.slack_client_secret):
         return bot
-    rotator = AsyncTokenRotator(
-        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret, client=web_client(settings)
-    )
-    try:
-        refreshed = await rotator.perform_bot_token_rotation(
-            bot=bot, minutes_before_expiration=minutes_before_expiration
+    expires_at = bot.bot_token_expires_at
+    if expires_at is None or expires_at > time.time() + minutes_before_expiration * 60:
+        return bot  # not due (the rotator would do nothing): no need to queue behind a rotation in progress
+    async with _rotation_lock(team_id or enterprise_id or ""):
+        # Read again under the lock: a task that held it may have rotated the token while this one waited.
+        bot = await store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if bot is None or not bot.bot_token or not bot.bot_refresh_token:
+            return bot
+        rotator = AsyncTokenRotator(
+            client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+            client=web_client(settings),
         )
-    except SlackTokenRotationError as exc:
-        error = exc.api_error.response.get("error", "") if exc.api_error else ""
-        raise TokenRotationFailed(error or "token_rotation_failed") from None
-    if refreshed is None:
-        return bot
-    await store.async_save_bot(refreshed)
-    return refreshed
+        try:
+            refreshed = await rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=minutes_before_expiration
+            )
+        except SlackTokenRotationError as exc:
+            error = slack_error_code(exc.api_error) if exc.api_error else ""
+            raise TokenRotationFailed(error or "token_rotation_failed") from None
+        if refreshed is None:
+            return bot
+        await store.async_save_bot(refreshed)
+        return refreshed
 
 
 async def rotate_expiring_tokens(database: Database, settings: Settings, *, within: timedelta) -> int:

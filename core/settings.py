@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     posthog_api_key: str = Field("", description="Personal API key of the default PostHog connection.")
     posthog_timeout_seconds: float = Field(60.0, description="Time-out of one PostHog API request.")
     posthog_max_retries: int = Field(4, description="Retries of a PostHog request on 429/5xx/network errors.")
+    posthog_allow_private_hosts: bool = Field(
+        False, description="Let `/posthog connect` use hosts on loopback, private or link-local addresses."
+    )
 
     # --- rendering ---
     chromium_path: str = Field("/usr/bin/chromium", description="Chromium binary used for rendering.")

@@ -284,3 +284,67 @@ async def test_several_projects_need_a_choice(env, db):
 async def subscriptions_workspace(db) -> int:
     async with db.session() as session:
         return (await session.scalars(select(PostHogConnection.workspace_id))).first()
+
+
+async def test_subscribe_still_answers_when_slack_answers_a_non_json_server_error(env, db):
+    from tests.standins.slack_api import Reply
+
+    await env.driver.command("connect demo")
+    env.slack.script("conversations.info", Reply(502, body="<html>502 Bad Gateway</html>"))
+    answer = await env.driver.command("subscribe dashboard 42 weekly")
+    reply = await answer.wait_later()
+    assert "Subscribed" in reply["text"]  # the channel could not be checked; that is not a reason to refuse
+    assert len(await subscriptions(db)) == 1
+
+
+async def test_the_subscribed_reply_escapes_the_title(env, db, monkeypatch):
+    import bot.commands
+
+    async def title(*_args):
+        return "<!channel> Revenue & costs"
+
+    monkeypatch.setattr(bot.commands, "fetch_title", title)
+    await env.driver.command("connect demo")
+    reply = await (await env.driver.command("subscribe dashboard 42 weekly")).wait_later()
+    assert reply["text"].startswith("Subscribed to &lt;!channel&gt; Revenue &amp; costs:")
+    assert "<!channel>" not in str(reply)
+
+
+async def test_paused_by_shows_a_mention_and_other_reasons_stay_escaped(env, db):
+    await env.driver.command("connect demo")
+    first = await _subscribe(env)
+    await env.driver.command(f"pause {first}")
+    listed = await env.driver.command("list")
+    assert "paused by <@U1>" in listed.text and "&lt;@U1&gt;" not in listed.text
+
+    async with db.transaction() as session:
+        (await session.get(Subscription, first)).paused_reason = "paused by <@U1> <!channel>"
+    listed = await env.driver.command("list")
+    assert "paused by &lt;@U1&gt; &lt;!channel&gt;" in listed.text
+
+
+async def test_two_send_now_clicks_at_once_make_one_delivery(env, db, monkeypatch):
+    import asyncio
+
+    from bot import commands, store
+    from bot.installation_store import find_workspace
+
+    await env.driver.command("connect demo")
+    first = await _subscribe(env)
+    original = store.pending_manual_delivery
+
+    async def slow_check(session, subscription):
+        found = await original(session, subscription)
+        await asyncio.sleep(0.3)  # widen the gap between the check and the insert
+        return found
+
+    monkeypatch.setattr(store, "pending_manual_delivery", slow_check)
+    async with db.session() as session:
+        workspace = await find_workspace(session, "T1")
+
+    class Services:
+        database = db
+
+    replies = await asyncio.gather(*(commands.manage("send", first, "U1", workspace, Services) for _ in range(2)))
+    assert sorted(reply.split()[0] for reply in replies) == [f"#{first}", "Sending"]  # "#1 ... already on its way"
+    assert await count(db, Delivery) == 1

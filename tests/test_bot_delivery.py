@@ -227,3 +227,108 @@ async def test_the_rotation_job_renews_tokens_about_to_expire_and_leaves_the_oth
         assert len(env.slack.calls_to("oauth.v2.access")) == 1
     finally:
         await env.close()
+
+
+@pytest.mark.parametrize(("body", "content_type"), [("<html>502 Bad Gateway</html>", "text/plain"),
+                                                    ("{not json", "application/json")])
+async def test_a_server_error_without_slacks_json_is_transient(env, db, body, content_type):
+    subscription_id = await make_subscription(db)
+    env.slack.script("chat.postMessage", Reply(502, body=body, content_type=content_type))
+    outcome = await send(env, subscription_id, [])
+    assert (outcome.status, outcome.error, outcome.transient, outcome.paused) == ("failed", "http_502", True, False)
+    async with db.session() as session:
+        assert (await session.get(Subscription, subscription_id)).enabled is True
+
+
+async def test_a_resume_uploads_only_the_images_not_yet_in_slack(env, db):
+    subscription_id = await make_subscription(db)
+    images = [(f"Tile {i}", png((i * 10, 80, 160))) for i in range(12)]  # two completions: 10 + 2
+    env.slack.script("files.completeUploadExternal", None, Reply(503, body={"ok": False, "error": "internal_error"}))
+    first = await send(env, subscription_id, images)
+    assert first.status == "failed" and first.transient and first.message_ts
+    assert first.images_done == 10
+
+    second = await SlackSender(env.database, env.settings).send(
+        subscription_id, title="Product overview", images=images, parent_ts=first.message_ts,
+        images_done=first.images_done,
+    )
+    assert second.status == "sent" and second.message_ts == first.message_ts and second.images_done == 12
+    assert len(env.slack.calls_to("chat.postMessage")) == 1
+    completed = env.slack.calls_to("files.completeUploadExternal")
+    titles = [[f["title"] for f in json.loads(c.params["files"])] for c in completed]
+    assert titles == [[f"Tile {i}" for i in range(10)], ["Tile 10", "Tile 11"], ["Tile 10", "Tile 11"]]
+    assert all(c.params["thread_ts"] == first.message_ts for c in completed)
+
+
+async def test_a_resume_whose_token_cannot_be_had_keeps_the_earlier_progress(env, db):
+    subscription_id = await make_subscription(db)
+    from datetime import timedelta
+
+    from core.models import SlackInstallation, utcnow
+
+    async with db.transaction() as session:  # a rotating token about to expire, and Slack down when renewing it
+        for row in (await session.scalars(select(SlackInstallation))).all():
+            row.bot_refresh_token, row.bot_token_expires_at = "xoxe-refresh", utcnow() + timedelta(minutes=1)
+    env.settings.slack_client_id, env.settings.slack_client_secret = "111.222", "shh"
+    env.slack.script("oauth.v2.access", Reply(503, body="upstream down"))
+    outcome = await SlackSender(env.database, env.settings).send(
+        subscription_id, title="Product overview", images=[("one", png((1, 2, 3)))] * 3, parent_ts="123.456",
+        images_done=2,
+    )
+    assert outcome.status == "failed" and outcome.transient
+    assert (outcome.message_ts, outcome.images_done) == ("123.456", 2)
+
+
+async def test_the_fallback_text_of_a_delivered_message_is_escaped(env, db):
+    subscription_id = await make_subscription(db)
+    outcome = await SlackSender(env.database, env.settings).send(
+        subscription_id, title="<!channel> Revenue & <https://evil.example|costs>", images=[]
+    )
+    assert outcome.status == "sent"
+    [parent] = env.slack.calls_to("chat.postMessage")
+    assert parent.params["text"].startswith("&lt;!channel&gt; Revenue &amp; &lt;https://evil.example|costs&gt;")
+
+
+async def test_concurrent_rotations_spend_the_refresh_token_once(db):
+    import asyncio
+
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot import DatabaseInstallationStore
+    from bot.token_rotation import fresh_bot_token
+
+    env = await start_bot(db, slack_client_id="111.222", slack_client_secret="shh")
+    try:
+        env.slack.add_token("xoxe.xoxb-old", team_id="T1")
+        await DatabaseInstallationStore(db).async_save(Installation(
+            team_id="T1", user_id="UADMIN", bot_token="xoxe.xoxb-old", bot_refresh_token="xoxe-1-refresh",
+            bot_token_expires_in=60, bot_id="BT1", bot_user_id="UBOTT1",
+        ))
+        # Two sends and the periodic job, each with its own store, all finding the token about to expire.
+        bots = await asyncio.gather(*(
+            fresh_bot_token(DatabaseInstallationStore(db), env.settings, enterprise_id=None, team_id="T1",
+                            minutes_before_expiration=10)
+            for _ in range(3)
+        ))
+        assert len(env.slack.calls_to("oauth.v2.access")) == 1
+        assert len({bot.bot_token for bot in bots}) == 1 and bots[0].bot_token.startswith("xoxe.xoxb-rotated-")
+        stored = await DatabaseInstallationStore(db).async_find_bot(enterprise_id=None, team_id="T1")
+        assert (stored.bot_token, stored.bot_refresh_token) == (bots[0].bot_token, bots[0].bot_refresh_token)
+    finally:
+        await env.close()
+
+
+async def test_slack_error_code_reads_only_slacks_json():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from bot.slack_client import slack_error_code
+
+    def error(data, status):
+        response = AsyncSlackResponse(client=None, http_verb="POST", api_url="x", req_args={}, data=data,
+                                      headers={}, status_code=status)
+        return SlackApiError("failed", response)
+
+    assert slack_error_code(error({"ok": False, "error": "is_archived"}, 200)) == "is_archived"
+    assert slack_error_code(error("<html>Bad gateway</html>", 502)) == "http_502"
+    assert slack_error_code(error({}, 503)) == "http_503"

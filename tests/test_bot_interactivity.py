@@ -156,3 +156,80 @@ async def test_connect_modal_checks_the_key_and_stores_it_encrypted(env, db):
         await asyncio.sleep(0)
     finally:
         await posthog.stop()
+
+
+async def test_saving_the_edit_modal_unchanged_keeps_the_day_of_the_month(env, db):
+    sub = await subscribe(env, "subscribe dashboard 42 monthly on the 15th")
+    assert sub.bymonthday == 15
+    values = edit_values(target="42", channel=sub.slack_channel_id, hour=f"{sub.hour:02d}:{sub.minute:02d}",
+                         frequency="monthly", interval="1", timezone=sub.timezone)
+    answer = await env.driver.submit_view("subscription_edit", values,
+                                          private_metadata=json.dumps({"subscription_id": sub.id}))
+    assert answer.status == 200 and answer.body == ""
+    saved = await load(db, sub.id)
+    assert saved.bymonthday == 15 and saved.next_delivery_at.day == 15
+
+
+async def test_an_interval_of_unicode_digits_is_a_field_error(env, db):
+    sub = await subscribe(env)
+    values = edit_values(target="42", channel="C1", hour="09:00", interval="²")
+    answer = await env.driver.submit_view("subscription_edit", values,
+                                          private_metadata=json.dumps({"subscription_id": sub.id}))
+    assert answer.status == 200
+    assert set(answer.json["errors"]) == {"interval"}
+
+
+async def test_the_connected_message_escapes_the_project_name(env, db):
+    posthog = PostHogStandIn(api_key="phx_right", project_id=2, project_name="<!channel> Acme & Co")
+    await posthog.start()
+    try:
+        values = {
+            "host": {"value": {"type": "plain_text_input", "value": posthog.url}},
+            "project_id": {"value": {"type": "plain_text_input", "value": "2"}},
+            "api_key": {"value": {"type": "plain_text_input", "value": "phx_right"}},
+        }
+        ok = await env.driver.submit_view("posthog_connect", values)
+        assert ok.status == 200 and ok.body == ""
+        [dm] = await env.slack.wait_for(lambda: env.slack.calls_to("chat.postMessage"))
+        assert "“&lt;!channel&gt; Acme &amp; Co”" in dm.params["text"] and "<!channel>" not in dm.params["text"]
+    finally:
+        await posthog.stop()
+
+
+async def test_a_best_effort_slack_call_survives_a_non_json_server_error():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from bot.app import _safe
+
+    async def failing():
+        response = AsyncSlackResponse(client=None, http_verb="POST", api_url="x", req_args={},
+                                      data="<html>502 Bad Gateway</html>", headers={}, status_code=502)
+        raise SlackApiError("failed", response)
+
+    await _safe(failing())  # logged, not raised
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:{port}", "http://localhost:{port}", "http://10.1.2.3",
+                                  "http://169.254.169.254", "http://[::1]:{port}", "http://[::ffff:127.0.0.1]",
+                                  "http://0.0.0.0:{port}", "https://:443"])
+async def test_connect_refuses_internal_hosts_unless_allowed(db, host):
+    posthog = PostHogStandIn(api_key="phx_right", project_id=2)
+    await posthog.start()
+    env = await start_bot(db, posthog_allow_private_hosts=False)
+    try:
+        await env.install("T1")
+        address = host.format(port=posthog.url.rsplit(":", 1)[1])
+        values = {
+            "host": {"value": {"type": "plain_text_input", "value": address}},
+            "project_id": {"value": {"type": "plain_text_input", "value": "2"}},
+            "api_key": {"value": {"type": "plain_text_input", "value": "phx_right"}},
+        }
+        answer = await env.driver.submit_view("posthog_connect", values)
+        assert answer.status == 200 and set(answer.json["errors"]) == {"host"}, answer.body
+        assert posthog.requests == []  # refused before anything was asked of that address
+        async with db.session() as session:
+            assert (await session.scalars(select(PostHogConnection))).all() == []
+    finally:
+        await env.close()
+        await posthog.stop()

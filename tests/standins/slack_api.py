@@ -3,7 +3,9 @@
 It records every call (method, params, token, uploaded bytes), answers like Slack for the methods the bot
 uses, and can be scripted to answer errors: `slack.script("chat.postMessage", {"ok": False, "error":
 "is_archived"})` or `slack.script("chat.postMessage", Reply(429, headers={"Retry-After": "1"}))`. Scripted
-answers are used once each, in order, before the normal behaviour resumes.
+answers are used once each, in order, before the normal behaviour resumes; a scripted `None` lets that call
+through normally (to fail the second call only). A `Reply` whose body is a string is sent as is, not as JSON
+(`content_type` defaults to text/plain), the way a proxy's error page arrives.
 
 It also receives `response_url` posts at /respond/<key> (the way Slack delivers delayed command answers).
 """
@@ -30,6 +32,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/plain"  # for a string body only
 
 
 @dataclass
@@ -126,11 +129,14 @@ class SlackStandIn:
         token = auth[7:] if auth.startswith("Bearer ") else params.get("token")
         self.calls.append(Call(method, params, token, body))
         scripted = self._scripts.get(method)
-        if scripted:
-            answer = scripted.pop(0)
-            if isinstance(answer, Reply):
-                payload = answer.body if answer.body is not None else {"ok": False, "error": "ratelimited"}
-                return web.json_response(payload, status=answer.status, headers=answer.headers)
+        answer = scripted.pop(0) if scripted else None
+        if isinstance(answer, Reply):
+            if isinstance(answer.body, str):
+                return web.Response(text=answer.body, status=answer.status, headers=answer.headers,
+                                    content_type=answer.content_type)
+            payload = answer.body if answer.body is not None else {"ok": False, "error": "ratelimited"}
+            return web.json_response(payload, status=answer.status, headers=answer.headers)
+        if answer is not None:
             return web.json_response(answer)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -405,7 +411,8 @@ async def start_bot(database: Any, *, renderer_factory: Any = None, **overrides:
     from core.settings import Settings
 
     slack = await SlackStandIn().start()
-    values = {"database_url": database.url, "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.api_url}
+    values = {"database_url": database.url, "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.api_url,
+              "posthog_allow_private_hosts": True}  # the PostHog stand-in listens on 127.0.0.1
     settings = Settings(**{**values, **overrides})
     app = web.Application()
     add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory)
