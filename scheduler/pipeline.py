@@ -58,6 +58,7 @@ class SendResult:
     transient: bool = False  # worth retrying (network, 5xx, 429, SMTP 4xx)
     external_id: str | None = None
     pause_reason: str | None = None  # a configuration problem: the subscription is paused for it
+    progress: int = 0  # parts already delivered (Slack: images uploaded), so that a retry sends only the rest
 
 
 @dataclass

@@ -17,7 +17,8 @@ class SlackSender:
 
     async def __call__(self, job: Job, target: DeliveryTarget, rendered: RenderedContent) -> SendResult:
         subscription = job.subscription
-        # A retry of a send that posted its message but not all images resumes in that message's thread.
+        # A retry of a send that posted its message but not all images resumes in that message's thread,
+        # with the images not yet uploaded.
         previous = job.results.get(target.id)
         outcome = await self.sender.send(
             subscription.id,
@@ -27,10 +28,12 @@ class SlackSender:
             next_delivery=subscription.next_delivery_at,
             images=[(image.title, image.png) for image in rendered.images],
             parent_ts=previous.external_id if previous else None,
+            images_done=previous.progress if previous else 0,
         )
         # A configuration problem was already handled by bot/: subscription paused, creator told.
         result = SendResult(
-            outcome.status, error=outcome.error, transient=outcome.transient, external_id=outcome.message_ts
+            outcome.status, error=outcome.error, transient=outcome.transient, external_id=outcome.message_ts,
+            progress=outcome.images_done,
         )
         job.results[target.id] = result
         return result

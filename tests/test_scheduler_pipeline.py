@@ -493,3 +493,18 @@ async def test_a_connection_whose_key_cannot_be_decrypted_fails_alone(env: Env) 
     assert failed.status == "failed" and "SECRET_KEY" in failed.error
     [delivered] = await env.deliveries(healthy)
     assert delivered.status == "succeeded"
+
+
+async def test_a_retry_after_a_failed_upload_posts_no_second_message(env: Env) -> None:
+    sid = await env.subscribe(channel="C1")
+    env.slack.script("files.completeUploadExternal", Reply(500, {"ok": False, "error": "internal_error"}))
+    env.clock.set(NINE + timedelta(seconds=2))
+    assert len(await env.run_tick()) == 1
+    [delivery] = await env.deliveries(sid)
+    assert delivery.status == "succeeded"
+    assert env.slack.posts_to("C1") == 1
+    # The refused completion shared nothing; the retry completes every tile in the same thread.
+    completions = [c for c in env.slack.calls_to("files.completeUploadExternal") if c.params.get("channel_id") == "C1"]
+    assert len(completions) == 2
+    assert len(json.loads(completions[-1].params["files"])) == DASHBOARD_TILES
+    assert len({c.params.get("thread_ts") for c in completions}) == 1
