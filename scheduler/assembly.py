@@ -35,6 +35,7 @@ def build_pipeline(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     email_transport=None,
+    worker_id: str | None = None,
 ) -> Pipeline:
     slack = SlackSender(settings, database)
     email = EmailSender(settings, transport=email_transport)
@@ -46,6 +47,7 @@ def build_pipeline(
         clock=clock,
         max_consecutive_failures=settings.max_consecutive_failures,
         notify_paused=CreatorNotifier(settings, database, slack, email_transport),
+        worker_id=worker_id,
     )
 
 
@@ -60,13 +62,16 @@ async def scheduler_service(
     email_transport=None,
 ) -> AsyncIterator[SchedulerService]:
     """A ready SchedulerService (not started); owns a Renderer unless one is given."""
+    policy = claim_policy(settings, worker_id)
     async with _renderer(renderer) as active:
-        pipeline = build_pipeline(settings, database, active, clock=clock, email_transport=email_transport)
+        pipeline = build_pipeline(
+            settings, database, active, clock=clock, email_transport=email_transport, worker_id=policy.worker_id
+        )
         try:
             yield SchedulerService(
                 database,
                 pipeline,
-                claim_policy(settings, worker_id),
+                policy,
                 poll_seconds=settings.scheduler_poll_seconds,
                 retention=timedelta(days=settings.delivery_retention_days),
                 clock=clock,

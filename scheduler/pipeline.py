@@ -106,6 +106,7 @@ class Pipeline:
     send_concurrency: int = 8
     notify_paused: Callable[[Subscription, str], Awaitable[None]] | None = None
     renders: int = 0  # how many distinct contents were rendered (for benchmarks and tests)
+    worker_id: str | None = None  # the claiming process: a run finishes only deliveries it still owns
     _send_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)  # shared by every run
 
     async def run(self, delivery_ids: list[int]) -> None:
@@ -307,6 +308,12 @@ class Pipeline:
         async with self.database.transaction() as session:
             for job in jobs:
                 delivery = await session.get(Delivery, job.delivery_id, options=[selectinload(Delivery.targets)])
+                if self.worker_id is not None and delivery.claimed_by != self.worker_id:
+                    # Taken over after this process's lease lapsed (or released on shutdown): its new owner
+                    # sends what is left and finishes it.
+                    log.warning("delivery %s is no longer ours (now %s); not finishing it", delivery.id,
+                                delivery.claimed_by)
+                    continue
                 subscription = await session.get(Subscription, job.subscription.id)
                 statuses = [t.status for t in delivery.targets]
                 errors = sorted({r.error for r in job.results.values() if r.error})

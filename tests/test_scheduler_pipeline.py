@@ -508,3 +508,20 @@ async def test_a_retry_after_a_failed_upload_posts_no_second_message(env: Env) -
     assert len(completions) == 2
     assert len(json.loads(completions[-1].params["files"])) == DASHBOARD_TILES
     assert len({c.params.get("thread_ts") for c in completions}) == 1
+
+
+async def test_a_run_does_not_finish_a_delivery_another_process_took_over(env: Env) -> None:
+    sid = await env.subscribe(channel="CSLOW")
+    env.slack.hold["CSLOW"] = asyncio.Event()
+    env.clock.set(NINE + timedelta(seconds=2))
+    [delivery_id] = await env.service.tick()
+    while "CSLOW" not in env.slack.arrived:  # the post is in flight
+        await asyncio.sleep(0.01)
+    async with env.db.transaction() as session:  # meanwhile its lease lapsed and another worker took it
+        (await session.get(Delivery, delivery_id)).claimed_by = "worker-b"
+    env.slack.hold["CSLOW"].set()
+    await env.service.drain()
+
+    [delivery] = await env.deliveries(sid)
+    assert (delivery.status, delivery.claimed_by) == ("running", "worker-b")  # left for its new owner
+    assert [t.status for t in delivery.targets] == ["sent"]  # what this run did send is recorded
