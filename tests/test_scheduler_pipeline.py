@@ -525,3 +525,29 @@ async def test_a_run_does_not_finish_a_delivery_another_process_took_over(env: E
     [delivery] = await env.deliveries(sid)
     assert (delivery.status, delivery.claimed_by) == ("running", "worker-b")  # left for its new owner
     assert [t.status for t in delivery.targets] == ["sent"]  # what this run did send is recorded
+
+
+# --- shutdown ------------------------------------------------------------------------------------------------
+
+
+async def test_stop_waits_for_running_deliveries_then_releases_what_did_not_finish(env: Env) -> None:
+    quick = await env.subscribe(channel="CQUICK")
+    slow = await env.subscribe(channel="CSLOW", phrase="daily at 9:01")
+    env.slack.hold["CSLOW"] = asyncio.Event()
+    env.clock.set(NINE + timedelta(seconds=2))
+    await env.service.tick()
+    await env.service.drain()
+    env.clock.set(NINE + timedelta(minutes=1, seconds=2))
+    [slow_delivery] = await env.service.tick()
+    while "CSLOW" not in env.slack.arrived:
+        await asyncio.sleep(0.01)
+
+    await env.service.stop(timeout=0.5)
+    assert await env.service.tick() == []  # no more claims once stopping
+    env.slack.hold["CSLOW"].set()
+
+    [done] = await env.deliveries(quick)
+    assert done.status == "succeeded"
+    [released] = await env.deliveries(slow)
+    assert released.id == slow_delivery
+    assert (released.status, released.claimed_by, released.lease_expires_at) == ("pending", None, None)
