@@ -116,6 +116,20 @@ class DatabaseInstallationStore(AsyncInstallationStore):
 
     # -- reading ------------------------------------------------------------------------------------------
 
+    async def _latest(self, key: str | None, *conditions) -> tuple[SlackWorkspace, SlackInstallation] | None:
+        """The workspace and its newest installation meeting `conditions`, or None."""
+        async with self.database.session() as session:
+            workspace = await find_workspace(session, key)
+            if workspace is None:
+                return None
+            row = await session.scalar(
+                select(SlackInstallation)
+                .where(SlackInstallation.workspace_id == workspace.id, *conditions)
+                .order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc())
+                .limit(1)
+            )
+        return None if row is None else (workspace, row)
+
     async def async_find_installation(
         self,
         *,
@@ -124,39 +138,31 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        key = _workspace_key(enterprise_id, team_id)
-        async with self.database.session() as session:
-            workspace = await find_workspace(session, key)
-            if workspace is None:
-                return None
-            query = select(SlackInstallation).where(SlackInstallation.workspace_id == workspace.id)
-            if user_id is not None:
-                query = query.where(SlackInstallation.user_id == user_id)
-            row = await session.scalar(
-                query.order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc()).limit(1)
-            )
-            if row is None:
-                return None
-            return Installation(
-                app_id=row.app_id,
-                enterprise_id=row.enterprise_id,
-                team_id=team_id if team_id else row.team_id,
-                team_name=workspace.name,
-                bot_token=row.bot_token,
-                bot_id=row.bot_id,
-                bot_user_id=row.bot_user_id,
-                bot_scopes=row.bot_scopes,
-                bot_refresh_token=row.bot_refresh_token,
-                bot_token_expires_at=_to_epoch(row.bot_token_expires_at),
-                user_id=row.user_id,
-                user_token=row.user_token,
-                user_scopes=row.user_scopes,
-                user_refresh_token=row.user_refresh_token,
-                user_token_expires_at=_to_epoch(row.user_token_expires_at),
-                is_enterprise_install=row.is_enterprise_install,
-                token_type=row.token_type,
-                installed_at=row.installed_at.timestamp(),
-            )
+        conditions = [] if user_id is None else [SlackInstallation.user_id == user_id]
+        found = await self._latest(_workspace_key(enterprise_id, team_id), *conditions)
+        if found is None:
+            return None
+        workspace, row = found
+        return Installation(
+            app_id=row.app_id,
+            enterprise_id=row.enterprise_id,
+            team_id=team_id if team_id else row.team_id,
+            team_name=workspace.name,
+            bot_token=row.bot_token,
+            bot_id=row.bot_id,
+            bot_user_id=row.bot_user_id,
+            bot_scopes=row.bot_scopes,
+            bot_refresh_token=row.bot_refresh_token,
+            bot_token_expires_at=_to_epoch(row.bot_token_expires_at),
+            user_id=row.user_id,
+            user_token=row.user_token,
+            user_scopes=row.user_scopes,
+            user_refresh_token=row.user_refresh_token,
+            user_token_expires_at=_to_epoch(row.user_token_expires_at),
+            is_enterprise_install=row.is_enterprise_install,
+            token_type=row.token_type,
+            installed_at=row.installed_at.timestamp(),
+        )
 
     async def async_find_bot(
         self,
@@ -165,33 +171,24 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         team_id: str | None,
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
-        key = _workspace_key(enterprise_id, team_id)
-        async with self.database.session() as session:
-            workspace = await find_workspace(session, key)
-            if workspace is None:
-                return None
-            row = await session.scalar(
-                select(SlackInstallation)
-                .where(SlackInstallation.workspace_id == workspace.id, SlackInstallation.bot_token.is_not(None))
-                .order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc())
-                .limit(1)
-            )
-            if row is None or row.bot_token is None:
-                return None
-            return Bot(
-                app_id=row.app_id,
-                enterprise_id=row.enterprise_id,
-                team_id=row.team_id,
-                team_name=workspace.name,
-                bot_token=row.bot_token,
-                bot_id=row.bot_id or "",
-                bot_user_id=row.bot_user_id or "",
-                bot_scopes=row.bot_scopes,
-                bot_refresh_token=row.bot_refresh_token,
-                bot_token_expires_at=_to_epoch(row.bot_token_expires_at),
-                is_enterprise_install=row.is_enterprise_install,
-                installed_at=row.installed_at.timestamp(),
-            )
+        found = await self._latest(_workspace_key(enterprise_id, team_id), SlackInstallation.bot_token.is_not(None))
+        if found is None or found[1].bot_token is None:
+            return None
+        workspace, row = found
+        return Bot(
+            app_id=row.app_id,
+            enterprise_id=row.enterprise_id,
+            team_id=row.team_id,
+            team_name=workspace.name,
+            bot_token=row.bot_token,
+            bot_id=row.bot_id or "",
+            bot_user_id=row.bot_user_id or "",
+            bot_scopes=row.bot_scopes,
+            bot_refresh_token=row.bot_refresh_token,
+            bot_token_expires_at=_to_epoch(row.bot_token_expires_at),
+            is_enterprise_install=row.is_enterprise_install,
+            installed_at=row.installed_at.timestamp(),
+        )
 
     # -- deleting -----------------------------------------------------------------------------------------
 
