@@ -55,6 +55,11 @@ def _unavailable() -> web.Response:
     return _page(503, "Please try again in a minute", "We could not reach our database. Nothing was changed.")
 
 
+def _already_unsubscribed(address: str, found: list[Found]) -> web.Response:
+    return _page(200, "You are already unsubscribed", f"{address} does not receive {_names(found)}.",
+                 subscriptions=found)
+
+
 def _names(found: list[Found]) -> str:
     return "this report" if len(found) == 1 else f"these {len(found)} reports"
 
@@ -80,8 +85,7 @@ async def confirm(request: web.Request) -> web.Response:
     if not found:
         return _gone()
     if not any(f.subscribed for f in found):
-        return _page(200, "You are already unsubscribed", f"{address} does not receive {_names(found)}.",
-                     subscriptions=found)
+        return _already_unsubscribed(address, found)
     return _page(
         200,
         "Unsubscribe from PostHog reports?",
@@ -109,8 +113,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     if not found:
         return _gone()
     if not removed:
-        return _page(200, "You are already unsubscribed", f"{address} does not receive {_names(found)}.",
-                     subscriptions=found)
+        return _already_unsubscribed(address, found)
     # The undo button carries a token of its own: it expires, and it names only what this click removed.
     return _page(
         200,
