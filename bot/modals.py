@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from core.models import PostHogConnection, Subscription
+from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
 from core.subscriptions import apply_schedule, schedule_of
 from posthog_api import InvalidReference, PostHogError, open_source, parse_posthog_reference
@@ -27,7 +28,6 @@ CONNECT_CALLBACK = "posthog_connect"
 EDIT_CALLBACK = "subscription_edit"
 # Slack waits 3 seconds for a view submission's answer; checking the key must fit inside.
 CHECK_ACCESS_SECONDS = 2.5
-FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
 
 
 def _input(block_id: str, label_text: str, element: Block, *, hint: str | None = None, optional: bool = False) -> Block:
@@ -242,8 +242,8 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
         errors["frequency"] = "Pick daily, weekly, monthly or yearly"
     interval_text = str(values.get("interval") or "").strip()
     # isdigit() alone accepts "²", which int() refuses.
-    if not (interval_text.isascii() and interval_text.isdigit() and 1 <= int(interval_text) <= 366):
-        errors["interval"] = "A whole number from 1 to 366, e.g. 2 for every other week"
+    if not (interval_text.isascii() and interval_text.isdigit() and 1 <= int(interval_text) <= MAX_INTERVAL):
+        errors["interval"] = f"A whole number from 1 to {MAX_INTERVAL}, e.g. 2 for every other week"
     time_text = values.get("time") or ""
     try:
         hour, minute = (int(part) for part in time_text.split(":"))

@@ -1,10 +1,12 @@
 """Turn what people type in Slack and the CLI ("every 2 weeks on monday at 17:30") into a Schedule.
 
-Also accepts an RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=MO,TH;INTERVAL=2", optionally "RRULE:"-prefixed).
-Every failure is a ScheduleError whose message names what was not understood and gives an example.
+parse_schedule is the one entry point: it also accepts an RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=MO"),
+which it hands to core.schedule_rrule. Every failure is a ScheduleError whose message names what was
+not understood and gives an example.
 
-Defaults: "weekly" runs on Monday, "monthly" on the 1st, "yearly" on the date of `today`; the time is
-`default_hour:default_minute`; the rule starts on `today` (local date in the zone). "on monday" alone
+What a phrase leaves out is filled in from core.schedule_defaults, the table both parsers share: the
+day for "weekly" and "monthly", the time, and the start (today in the zone, so "yearly" repeats on
+today's date). Which frequency a phrase means without saying it is decided here: "on monday" alone
 means weekly, "on the first monday" or "on the 15th" alone monthly, and "at 9am" alone daily.
 """
 
@@ -12,28 +14,37 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from core.schedules import MAX_INTERVAL, WEEKDAYS, Schedule, ScheduleError, canonical_timezone
+from core.schedule_defaults import (
+    DEFAULT_HOUR,
+    DEFAULT_MINUTE,
+    MAX_INTERVAL,
+    MAX_PHRASE_LENGTH,
+    POSITIONS,
+    WEEKDAYS,
+    WEEKEND,
+    WORKWEEK,
+    parsed_days,
+    parsed_start,
+)
+from core.schedule_rrule import parse_rrule
+from core.schedules import Schedule, ScheduleError, canonical_timezone
 
 __all__ = ["parse_schedule"]
 
 EXAMPLE = '"every 2 weeks on monday at 9:00"'
-MAX_LENGTH = 300
 
 _DAY_WORDS: dict[str, str] = {}
 for _name in WEEKDAYS:
     for _form in (_name, _name + "s", _name[:3]):
         _DAY_WORDS[_form] = _name
 _DAY_WORDS.update({"tues": "tuesday", "weds": "wednesday", "thur": "thursday", "thurs": "thursday"})
-_WORKWEEK = WEEKDAYS[:5]
-_WEEKEND = WEEKDAYS[5:]
 _GROUPS = {
-    "weekday": _WORKWEEK,
-    "weekdays": _WORKWEEK,
-    "weekend": _WEEKEND,
-    "weekends": _WEEKEND,
+    "weekday": WORKWEEK,
+    "weekdays": WORKWEEK,
+    "weekend": WEEKEND,
+    "weekends": WEEKEND,
 }
 _ADVERBS = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "yearly": "yearly", "annually": "yearly"}
 _UNITS = {
@@ -50,7 +61,7 @@ _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }  # fmt: skip
-_POSITION_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+_POSITION_WORDS = {word: pos for pos, word in POSITIONS.items()}  # "first" -> 1, "last" -> -1
 _FILLER = {"on", "and", "&", "the", "at", "every", "each", "of"}
 
 _RE_NUMBER = re.compile(r"[0-9]{1,6}")
@@ -228,7 +239,7 @@ def _parse_words(words: list[str], parts: _Parts) -> None:  # noqa: C901 - one f
                 pos = int(_RE_ORDINAL.fullmatch(w).group(1))  # type: ignore[union-attr]
             if nxt in _DAY_WORDS or nxt in ("weekday", "weekdays"):
                 days = _GROUPS[nxt] if nxt in _GROUPS else (_DAY_WORDS[nxt],)
-                if pos not in (1, 2, 3, 4, -1):
+                if pos not in POSITIONS:
                     raise ScheduleError(
                         f'"{w} {nxt}" isn\'t in every month. Use first to fourth or last, '
                         'e.g. "monthly on the last friday".'
@@ -370,12 +381,7 @@ def _assemble(parts: _Parts, timezone: str, today: date | None, hour: int, minut
         raise ScheduleError('Give either a number of times or an end date, not both, e.g. "weekly, 5 times".')
 
     tz = parts.timezone or canonical_timezone(timezone)
-    start = parts.start or today or datetime.now(ZoneInfo(tz)).date()
-    if freq == "weekly" and not days:
-        days = ("monday",)
-    monthday = parts.monthday
-    if freq == "monthly" and not days and monthday is None:
-        monthday = 1
+    days, monthday = parsed_days(freq, days, parts.monthday)
     hm = parts.time if parts.time is not None else (hour, minute)
     schedule = Schedule(
         frequency=freq,
@@ -385,129 +391,10 @@ def _assemble(parts: _Parts, timezone: str, today: date | None, hour: int, minut
         hour=hm[0],
         minute=hm[1],
         timezone=tz,
-        start=start,
+        start=parts.start or parsed_start(today, tz),
         until=parts.until,
         count=parts.count,
         bymonthday=monthday,
-    )
-    schedule.validate()
-    return schedule
-
-
-_RRULE_DAYS = {"MO": "monday", "TU": "tuesday", "WE": "wednesday", "TH": "thursday", "FR": "friday",
-               "SA": "saturday", "SU": "sunday"}  # fmt: skip
-_RRULE_FREQ = {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly"}
-_RRULE_EXAMPLE = '"FREQ=WEEKLY;BYDAY=MO,TH;INTERVAL=2;BYHOUR=9"'
-
-
-def _parse_rrule(text: str, timezone: str, today: date | None, hour: int, minute: int) -> Schedule:
-    body = text.strip()
-    if body.upper().startswith("RRULE:"):
-        body = body[6:]
-    fields: dict[str, str] = {}
-    for item in body.split(";"):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        key, value = key.strip().upper(), value.strip().upper()
-        if not sep or not key or not value:
-            raise ScheduleError(f'"{item[:40]}" in the rule should look like KEY=VALUE, e.g. {_RRULE_EXAMPLE}.')
-        if key in fields:
-            raise ScheduleError(f"{key} appears twice in the rule; give it once, e.g. {_RRULE_EXAMPLE}.")
-        fields[key] = value
-
-    def integer(key: str, low: int, high: int) -> int | None:
-        if key not in fields:
-            return None
-        value = fields.pop(key)
-        if not re.fullmatch(r"[+-]?[0-9]{1,6}", value) or not low <= int(value) <= high:
-            raise ScheduleError(f"{key}={value[:20]} is out of range: use {low} to {high}, e.g. {_RRULE_EXAMPLE}.")
-        return int(value)
-
-    freq_s = fields.pop("FREQ", None)
-    if freq_s is None:
-        raise ScheduleError(f"The rule needs a FREQ, e.g. {_RRULE_EXAMPLE}.")
-    if freq_s not in _RRULE_FREQ:
-        raise ScheduleError(
-            f"FREQ={freq_s[:20]} isn't supported: use DAILY, WEEKLY, MONTHLY or YEARLY, e.g. {_RRULE_EXAMPLE}."
-        )
-    freq = _RRULE_FREQ[freq_s]
-    interval = integer("INTERVAL", 1, MAX_INTERVAL) or 1
-    setpos = integer("BYSETPOS", -1, 4)
-    if setpos == 0:
-        raise ScheduleError("BYSETPOS=0 isn't a position: use 1 to 4, or -1 for the last.")
-    monthday = integer("BYMONTHDAY", -1, 31)
-    if monthday == 0:
-        raise ScheduleError("BYMONTHDAY=0 isn't a day: use 1 to 31, or -1 for the last day.")
-    rule_hour = integer("BYHOUR", 0, 23)
-    rule_minute = integer("BYMINUTE", 0, 59)
-    integer("BYSECOND", 0, 0)  # only on the minute
-    count = integer("COUNT", 1, 1000)
-    wkst = fields.pop("WKST", "MO")
-    if wkst != "MO":
-        raise ScheduleError(f"WKST={wkst[:20]} isn't supported; weeks start on Monday (WKST=MO).")
-
-    days: list[str] = []
-    if "BYDAY" in fields:
-        fields_byday = fields.pop("BYDAY")
-        for item in fields_byday.split(","):
-            m = re.fullmatch(r"([+-]?[0-9]{1,2})?([A-Z]{2})", item.strip())
-            if not m or m.group(2) not in _RRULE_DAYS:
-                raise ScheduleError(
-                    f'BYDAY "{item[:20]}" isn\'t a day: use MO, TU, WE, TH, FR, SA, SU or e.g. 1MO, -1FR.'
-                )
-            if m.group(1) is not None:
-                if "," in fields_byday:
-                    raise ScheduleError(
-                        "A position in BYDAY (like 1MO) works with one day only, e.g. FREQ=MONTHLY;BYDAY=1MO."
-                    )
-                pos = int(m.group(1))
-                if setpos is not None and setpos != pos:
-                    raise ScheduleError("Give the position either in BYDAY (1MO) or in BYSETPOS, not both.")
-                setpos = pos
-            days.append(_RRULE_DAYS[m.group(2)])
-
-    until = None
-    if "UNTIL" in fields:
-        value = fields.pop("UNTIL")
-        m = re.fullmatch(r"([0-9]{4})([0-9]{2})([0-9]{2})(?:T([0-9]{2})([0-9]{2})([0-9]{2})(Z)?)?", value)
-        try:
-            if not m:
-                raise ValueError
-            until = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            if m.group(7):  # a UTC instant: the last delivery date is its local date
-                moment = datetime(until.year, until.month, until.day, int(m.group(4)), int(m.group(5)),
-                                  int(m.group(6)), tzinfo=ZoneInfo("UTC"))  # fmt: skip
-                until = moment.astimezone(ZoneInfo(canonical_timezone(timezone))).date()
-        except (ValueError, OverflowError):
-            raise ScheduleError(f"UNTIL={value[:20]} isn't a date: use YYYYMMDD, e.g. UNTIL=20270131.") from None
-    if fields:
-        key = sorted(fields)[0]
-        raise ScheduleError(f"{key[:20]} isn't supported in the rule. Supported: FREQ, INTERVAL, BYDAY, BYSETPOS, "
-                            "BYMONTHDAY, BYHOUR, BYMINUTE, COUNT, UNTIL.")  # fmt: skip
-    if count is not None and until is not None:
-        raise ScheduleError("Give either COUNT or UNTIL, not both.")
-    if setpos is not None and not days:
-        raise ScheduleError("BYSETPOS needs BYDAY, e.g. FREQ=MONTHLY;BYDAY=FR;BYSETPOS=-1 for the last Friday.")
-
-    tz = canonical_timezone(timezone)
-    if freq == "weekly" and not days:
-        days = ["monday"]
-    if freq == "monthly" and not days and monthday is None:
-        monthday = 1
-    schedule = Schedule(
-        frequency=freq,
-        interval=interval,
-        byweekday=tuple(days),
-        bysetpos=setpos,
-        bymonthday=monthday,
-        hour=hour if rule_hour is None else rule_hour,
-        minute=minute if rule_minute is None else rule_minute,
-        timezone=tz,
-        start=today or datetime.now(ZoneInfo(tz)).date(),
-        until=until,
-        count=count,
     )
     schedule.validate()
     return schedule
@@ -518,16 +405,20 @@ def parse_schedule(
     timezone: str,
     *,
     today: date | None = None,
-    default_hour: int = 9,
-    default_minute: int = 0,
+    default_hour: int = DEFAULT_HOUR,
+    default_minute: int = DEFAULT_MINUTE,
 ) -> Schedule:
-    """Parse a schedule phrase or an RRULE in `timezone`; raise ScheduleError with a friendly message."""
+    """Parse a schedule phrase or an RRULE in `timezone`; raise ScheduleError with a friendly message.
+
+    `today` is the start date (default: today in the zone); `default_hour`:`default_minute` is the time
+    when the text gives none.
+    """
     if not isinstance(text, str) or not text.strip():
         raise ScheduleError(f'Please say when to deliver, e.g. {EXAMPLE} or "daily at 9am".')
-    if len(text) > MAX_LENGTH:
+    if len(text) > MAX_PHRASE_LENGTH:
         raise ScheduleError(f"That schedule is too long ({len(text)} characters). Try something like {EXAMPLE}.")
-    if "=" in text:
-        return _parse_rrule(text, timezone, today, default_hour, default_minute)
+    if "=" in text:  # phrases never contain "=", every part of an RRULE does
+        return parse_rrule(text, timezone, today, default_hour, default_minute)
     parts = _Parts()
     _parse_words(_tokens(text.lower()), parts)
     return _assemble(parts, timezone, today, default_hour, default_minute)

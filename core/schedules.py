@@ -8,9 +8,11 @@ the local calendar), then each wall time is turned into a UTC instant:
 - a wall time that does not exist (clocks going forward) moves to the moment the clocks jump, which
   is the next valid instant (02:30 on a Berlin spring-forward night becomes 03:00 CEST).
 
-Defaults when a field is left empty: weekly runs on the weekday of `start` (Monday without a start),
-monthly on the day of the month of `start` (the 1st without a start), yearly on the month and day of
-`start` (January 1 without a start). Monthly "on the 31st" skips months without a 31st, as rrule does.
+Defaults when a field is left empty: weekly runs on the weekday of `start`, monthly on the day of the
+month of `start`, yearly on the month and day of `start`; without a start, on the fallbacks in
+core.schedule_defaults (WEEKLY_DAY, MONTHLY_DAY, YEARLY_MONTH and YEARLY_DAY), the table that also holds
+the default time and time zone and the limits. Monthly "on the 31st" skips months without a 31st, as
+rrule does.
 """
 
 from __future__ import annotations
@@ -29,20 +31,31 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule as _rr
 
-__all__ = ["WEEKDAYS", "FREQUENCIES", "Schedule", "ScheduleError", "canonical_timezone"]
+# The table's names stay importable from here too (core.schedules.WEEKDAYS etc.), as before it existed.
+from core.schedule_defaults import (
+    DEFAULT_HOUR,
+    DEFAULT_MINUTE,
+    DEFAULT_TIMEZONE,
+    FREQUENCIES,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MONTHLY_DAY,
+    POSITIONS,
+    WEEKDAYS,
+    WEEKLY_DAY,
+    WORKWEEK,
+    YEARLY_DAY,
+    YEARLY_MONTH,
+)
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
-MAX_INTERVAL = 366
-# Count rules are evaluated from their start, so the count is kept to what a person would ask for.
-MAX_COUNT = 1000
+__all__ = ["WEEKDAYS", "FREQUENCIES", "MAX_INTERVAL", "MAX_COUNT", "Schedule", "ScheduleError", "canonical_timezone"]
+
 # Without a start date, "every 2 weeks" needs a fixed anchor to be stable: a Monday, so weeks line up.
 ANCHOR = date(2000, 1, 3)
 
-_FREQ = {"daily": _rr.DAILY, "weekly": _rr.WEEKLY, "monthly": _rr.MONTHLY, "yearly": _rr.YEARLY}
+# dateutil's constants, in the order of FREQUENCIES and WEEKDAYS.
+_FREQ = dict(zip(FREQUENCIES, (_rr.DAILY, _rr.WEEKLY, _rr.MONTHLY, _rr.YEARLY), strict=True))
 _RR_DAYS = (_rr.MO, _rr.TU, _rr.WE, _rr.TH, _rr.FR, _rr.SA, _rr.SU)
-_WORKWEEK = WEEKDAYS[:5]
-_POSITIONS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 
 
 class ScheduleError(ValueError):
@@ -133,9 +146,9 @@ class Schedule:
     interval: int = 1
     byweekday: tuple[str, ...] = ()
     bysetpos: int | None = None
-    hour: int = 9
-    minute: int = 0
-    timezone: str = "UTC"
+    hour: int = DEFAULT_HOUR
+    minute: int = DEFAULT_MINUTE
+    timezone: str = DEFAULT_TIMEZONE
     start: date | None = None
     until: date | None = None
     count: int | None = None
@@ -276,14 +289,14 @@ class Schedule:
             if k == 1:
                 head = self._every_days(c.days)
             else:
-                on = "weekdays" if c.days == _WORKWEEK else _join(days)
+                on = "weekdays" if c.days == WORKWEEK else _join(days)
                 head = f"every {k} weeks on {on}"
         else:
             unit = "month" if self.frequency == "monthly" else "year"
             head = f"every {unit}" if k == 1 else f"every {k} {unit}s"
             if self.bysetpos is not None:
-                what = "weekday" if c.days == _WORKWEEK else _join(days, "or")
-                head += f" on the {_POSITIONS[self.bysetpos]} {what}"
+                what = "weekday" if c.days == WORKWEEK else _join(days, "or")
+                head += f" on the {POSITIONS[self.bysetpos]} {what}"
                 if unit == "year":
                     head += " of the year"
             elif days:
@@ -315,7 +328,7 @@ class Schedule:
     def _every_days(days: tuple[str, ...]) -> str:
         if len(days) == 7:
             return "every day"
-        if days == _WORKWEEK:
+        if days == WORKWEEK:
             return "every weekday"
         return f"every {_join([d.capitalize() for d in days])}"
 
@@ -374,9 +387,9 @@ class Schedule:
             byweekday=d.get("byweekday") or (),
             bysetpos=opt_int("bysetpos"),
             bymonthday=opt_int("bymonthday"),
-            hour=opt_int("hour", 9),  # type: ignore[arg-type]
-            minute=opt_int("minute", 0),  # type: ignore[arg-type]
-            timezone=d.get("timezone") or "UTC",
+            hour=opt_int("hour", DEFAULT_HOUR),  # type: ignore[arg-type]
+            minute=opt_int("minute", DEFAULT_MINUTE),  # type: ignore[arg-type]
+            timezone=d.get("timezone") or DEFAULT_TIMEZONE,
             start=opt_date("start_date"),
             until=opt_date("until_date"),
             count=opt_int("count"),
@@ -422,7 +435,7 @@ def _compile(s: Schedule) -> _Compiled:
 
     monthly_like = s.frequency in ("monthly", "yearly")
     if s.bysetpos is not None:
-        if not _is_int(s.bysetpos) or s.bysetpos not in _POSITIONS:
+        if not _is_int(s.bysetpos) or s.bysetpos not in POSITIONS:
             raise ScheduleError(
                 f"Position {s.bysetpos!r} is not supported. Use 1 to 4 for the first to fourth, or -1 for "
                 'the last, e.g. bysetpos 1 with byweekday ["monday"] for the first Monday of the month.'
@@ -478,15 +491,15 @@ def _compile(s: Schedule) -> _Compiled:
     bymonth = None
     bymonthday = None
     if s.frequency == "weekly" and not days:
-        days = (WEEKDAYS[base.weekday()],) if s.start is not None else ("monday",)
+        days = (WEEKDAYS[base.weekday()],) if s.start is not None else (WEEKLY_DAY,)
     if days:
         byweekday = tuple(_RR_DAYS[WEEKDAYS.index(d)] for d in days)
     elif s.frequency == "monthly":
-        bymonthday = s.bymonthday if s.bymonthday is not None else (s.start.day if s.start else 1)
+        bymonthday = s.bymonthday if s.bymonthday is not None else (s.start.day if s.start else MONTHLY_DAY)
         _check_monthly_day(bymonthday, base, s.interval)
     elif s.frequency == "yearly":
-        bymonth = s.start.month if s.start else 1
-        bymonthday = s.bymonthday if s.bymonthday is not None else (s.start.day if s.start else 1)
+        bymonth = s.start.month if s.start else YEARLY_MONTH
+        bymonthday = s.bymonthday if s.bymonthday is not None else (s.start.day if s.start else YEARLY_DAY)
         _check_yearly_day(bymonth, bymonthday, base, s.interval)
 
     compiled = _Compiled(zone, _FREQ[s.frequency], days, byweekday, bymonth, bymonthday, None)
