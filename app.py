@@ -76,7 +76,7 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     browser_host = "127.0.0.1" if host in ("", "0.0.0.0", "::", "localhost") else host
     base_url = settings.public_url if settings.selenium_grid_url else f"http://{browser_host}:{bound_port}"
     try:
-        async with Renderer(app=app, base_url=base_url) as renderer:
+        async with Renderer(settings, app=app, base_url=base_url) as renderer:
             shared["renderer"] = renderer
             if with_scheduler:
                 async with scheduler_service(settings, database, renderer=renderer) as service:
@@ -115,13 +115,10 @@ def _register_demo(subparsers: argparse._SubParsersAction) -> None:
 
 async def run_demo() -> int:
     """Migrate, connect the demo project, subscribe a team to dashboard 42 and deliver it once to the outbox."""
-    from sqlalchemy import select
-
     from core import migrations
     from core.db import Database
-    from core.models import Subscription
     from core.schedule_phrases import parse_schedule
-    from core.subscriptions import create_subscription, demo_connection, schedule_of
+    from core.subscriptions import demo_connection, find_or_create_email_subscription, schedule_of
     from posthog_api import DemoProject
     from scheduler.cli import deliver_subscription_now
     from scheduler.history import format_history
@@ -137,27 +134,16 @@ async def run_demo() -> int:
     database = Database(settings.database_url)
     try:
         async with database.transaction() as session:
-            connection = await demo_connection(session)
-            subscription = await session.scalar(
-                select(Subscription).where(
-                    Subscription.connection_id == connection.id,
-                    Subscription.content_ref == str(DEMO_DASHBOARD),
-                    Subscription.target_type == "email",
-                    Subscription.deleted_at.is_(None),
-                )
+            subscription, _created = await find_or_create_email_subscription(
+                session,
+                connection=await demo_connection(session),
+                content_type="dashboard",
+                content_ref=str(DEMO_DASHBOARD),
+                title=dashboard.name,
+                schedule=parse_schedule("weekly on monday at 9:00", "Europe/London"),
+                email_recipients=[DEMO_RECIPIENT],
+                created_by_email=DEMO_RECIPIENT,
             )
-            if subscription is None:
-                subscription = await create_subscription(
-                    session,
-                    connection=connection,
-                    content_type="dashboard",
-                    content_ref=str(DEMO_DASHBOARD),
-                    title=dashboard.name,
-                    schedule=parse_schedule("weekly on monday at 9:00", "Europe/London"),
-                    target_type="email",
-                    email_recipients=[DEMO_RECIPIENT],
-                    created_by=DEMO_RECIPIENT,
-                )
         print(f"Subscription {subscription.id}: {schedule_of(subscription).summary()}, to {DEMO_RECIPIENT}")
         print(f"  next scheduled delivery: {subscription.next_delivery_at:%Y-%m-%d %H:%M} UTC")
         print("Delivering it now (rendering every tile in Chromium)...")

@@ -2,11 +2,11 @@
 sender that posts deliveries into channels.
 
 `app.py` mounts `add_routes(web_app, database=..., settings=..., renderer_factory=...)`; the scheduler uses
-`SlackSender(database, settings).send(...)`. Nothing here imports the scheduler.
+`SlackSender(database, settings)` (a `core.delivery.Sender`). Nothing here imports the scheduler.
 """
 
-from .delivery import SlackOutcome, SlackSender
+from .delivery import SlackSender
 from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
 from .routes import add_routes
 
-__all__ = ["DatabaseInstallationStore", "DatabaseOAuthStateStore", "SlackOutcome", "SlackSender", "add_routes"]
+__all__ = ["DatabaseInstallationStore", "DatabaseOAuthStateStore", "SlackSender", "add_routes"]

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from core.db import Database
 from core.settings import Settings
-from posthog_api import PostHogError, parse_posthog_reference
+from posthog_api import CHECK_ACCESS_SECONDS, PostHogError, parse_posthog_reference
 
 from . import blocks, store
 from .commands import fetch_title, handle_command, manage, not_found
@@ -20,7 +20,6 @@ from .events import handle_app_uninstalled, handle_tokens_revoked
 from .home import home_view
 from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
 from .modals import (
-    CHECK_ACCESS_SECONDS,
     CONNECT_CALLBACK,
     EDIT_CALLBACK,
     connect_submission,

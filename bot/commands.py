@@ -6,7 +6,6 @@ Work that calls Slack or PostHog (subscribe, preview) acks first and replies thr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,11 +13,13 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core import subscriptions as lifecycle
+from core.delivery import Image
 from core.models import SlackWorkspace, utcnow
 from core.schedule_phrases import parse_schedule
 from core.schedules import ScheduleError, canonical_timezone
 from core.subscriptions import create_subscription, demo_connection
-from posthog_api import PostHogError
+from posthog_api import PostHogError, fetch
 
 from . import blocks, store
 from .modals import connect_modal
@@ -138,23 +139,23 @@ async def manage(action: str, subscription_id: int | str, user_id: str, workspac
         name = f"#{subscription.id} {blocks.escape(blocks.label(subscription))}"
         where = blocks.channel_mention(subscription)
         if action == "unsubscribe":
-            store.unsubscribe(subscription)
+            lifecycle.unsubscribe(subscription)
             return f"Unsubscribed {where} from {name}. It will not be delivered again."
         if action == "pause":
             if not subscription.enabled:
                 return f"{name} is already paused. `/posthog resume {subscription.id}` restarts it."
-            store.pause(subscription, blocks.paused_by(user_id) if user_id else "paused")
+            lifecycle.pause(subscription, blocks.paused_by(user_id) if user_id else "paused")
             return f"Paused {name} in {where}. `/posthog resume {subscription.id}` restarts it."
         if action == "resume":
             if subscription.enabled:
                 return f"{name} is not paused; next delivery {blocks.status_line(subscription)[6:]}."
-            store.resume(subscription)
+            lifecycle.resume(subscription)
             return (
                 f"Resumed {name} in {where}. Next delivery: "
                 f"{blocks.local_time(subscription.next_delivery_at, subscription.timezone)}."
             )
         if action == "send":
-            _delivery, created = await store.request_delivery_now(session, subscription)
+            _delivery, created = await lifecycle.request_delivery_now(session, subscription)
             if not created:
                 return f"{name} is already on its way to {where}."
             note = " (it stays paused for its schedule)" if not subscription.enabled else ""
@@ -237,7 +238,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
                 target_type="slack",
                 slack_channel_id=channel_id,
                 slack_channel_name=found_name or channel_name,
-                created_by=user_id,
+                created_by_slack_user=user_id,
                 workspace_id=workspace.id,
                 now=now,
             )
@@ -255,19 +256,11 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
 
 
 async def fetch_content(services: BotServices, connection, kind: str, ref: int | str):
-    async with services.source(connection) as source:
-        if kind == "dashboard":
-            return await asyncio.wait_for(source.get_dashboard(int(ref)), 60)
-        return await asyncio.wait_for(source.get_insight(ref), 60)
+    return await fetch(connection, kind, ref, services.settings, interactive=True)
 
 
 async def fetch_title(services: BotServices, connection, kind: str, ref: int | str) -> str:
-    try:
-        content = await fetch_content(services, connection, kind, ref)
-    except TimeoutError:
-        raise CommandError(
-            f"PostHog took too long to answer for {kind} {ref}. Nothing was subscribed; try again in a minute."
-        ) from None
+    content = await fetch_content(services, connection, kind, ref)
     return content.name or f"{kind.capitalize()} {ref}"
 
 
@@ -296,17 +289,14 @@ async def _preview(command: Preview, ack, body, respond, client: AsyncWebClient,
             channel=dm["channel"]["id"],
             initial_comment=f"Preview of *{blocks.escape(content.name)}*",
             file_uploads=[
-                {"content": png, "filename": f"{command.kind}-{command.ref}-{i}.png", "title": title}
-                for i, (title, png) in enumerate(images, 1)
+                {"content": image.png, "filename": f"{command.kind}-{command.ref}-{i}.png", "title": image.title}
+                for i, image in enumerate(images, 1)
             ],
         )
         await respond(response_type="ephemeral", replace_original=True,
                       text=f"I sent the preview of {blocks.escape(content.name)} to our direct messages.")
     except PostHogError as exc:
         await respond(response_type="ephemeral", replace_original=False, text=str(exc))
-    except TimeoutError:
-        await respond(response_type="ephemeral", replace_original=False,
-                      text=f"PostHog took too long to answer for {command.kind} {command.ref}. Try again in a minute.")
     except SlackApiError as exc:
         await respond(response_type="ephemeral", replace_original=False,
                       text=f"Slack refused the preview upload ({slack_error_code(exc)}).")
@@ -316,10 +306,11 @@ async def _preview(command: Preview, ack, body, respond, client: AsyncWebClient,
                       text=f"I couldn't render {command.kind} {command.ref} just now. Try again in a minute.")
 
 
-async def render_images(services: BotServices, kind: str, content: Any) -> list[tuple[str, bytes]]:
+async def render_images(services: BotServices, kind: str, content: Any) -> list[Image]:
+    """A preview: the insight, or the whole dashboard on its grid as one image."""
     assert services.renderer_factory is not None
     async with services.renderer_factory() as renderer:
         if kind == "insight":
-            return [(content.name, await renderer.render_insight(content))]
+            return [Image(content.name, await renderer.render_insight(content))]
         rendered = await renderer.render_dashboard(content)
-        return [(content.name, rendered.full)]
+        return [Image(content.name, rendered.full)]

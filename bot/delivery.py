@@ -1,28 +1,30 @@
 """Posting a delivery into a Slack channel: a parent message, then the images uploaded into its thread.
 
-Used by the scheduler. `SlackSender.send` never raises for Slack problems; it returns a `SlackOutcome`:
-- configuration problems (channel gone or archived, token revoked) pause the subscription and DM its creator;
-- network errors, 5xx and rate limits that outlast our patience are `transient=True` (retry later);
+`SlackSender` is the pipeline's Slack channel (`core.delivery.Sender`). It only sends, it never writes to the
+database, and it never raises for Slack problems; each report gets an `Outcome`:
+- configuration problems (channel gone or archived, token revoked) fail with a `pause_reason` for the creator;
+- network errors, 5xx and rate limits that outlast our patience are `transient=True` (the pipeline retries,
+  resuming from `external_id` = the posted message and `progress` = the images already in it);
 - anything else is a non-transient failure with Slack's error code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
 
 from core.db import Database
+from core.delivery import Image, Outcome, Report
 from core.models import SlackWorkspace, Subscription
-from core.settings import Settings, get_settings
+from core.settings import Settings
 
 from . import blocks
 from .installation_store import DatabaseInstallationStore
@@ -53,23 +55,30 @@ PAUSING_ERRORS = {
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
-@dataclass
-class SlackOutcome:
-    status: str  # "sent" | "failed"
-    error: str | None = None
-    transient: bool = False
-    message_ts: str | None = None
-    channel_id: str | None = None
-    paused: bool = False
-    # How many of the images are in Slack (uploaded and completed). A retry passes it back to `send` as
-    # `images_done`, with `parent_ts=message_ts`, so that it uploads only the rest.
-    images_done: int = 0
+def pause_reason(code: str, subscription: Subscription) -> str | None:
+    """Why a subscription must wait for its owner after Slack answered `code`; None when it need not."""
+    template = PAUSING_ERRORS.get(code)
+    if template is None:
+        return None
+    return template.format(channel=f"<#{subscription.slack_channel_id}>", id=subscription.id) + (
+        f" (Slack said `{code}`)"
+    )
 
 
-class _ChannelPacer:
-    """At most one message per CHANNEL_INTERVAL_SECONDS per channel, shared by every sender in the process."""
+class ChannelPacer:
+    """At most one message per `interval` seconds per channel. `clock` and `sleep` are injectable so that tests
+    check the pacing without waiting for it."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        interval: float = CHANNEL_INTERVAL_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._last: dict[str, float] = {}
 
@@ -77,13 +86,10 @@ class _ChannelPacer:
         async with self._locks[channel]:
             last = self._last.get(channel)
             if last is not None:
-                delay = CHANNEL_INTERVAL_SECONDS - (time.monotonic() - last)
+                delay = self.interval - (self.clock() - last)
                 if delay > 0:
-                    await asyncio.sleep(delay)
-            self._last[channel] = time.monotonic()
-
-
-_pacer = _ChannelPacer()
+                    await self.sleep(delay)
+            self._last[channel] = self.clock()
 
 
 class _Failed(Exception):
@@ -94,10 +100,14 @@ class _Failed(Exception):
 
 
 class SlackSender:
-    def __init__(self, database: Database, settings: Settings | None = None) -> None:
+    """Posts reports into Slack channels. One instance per process: its pacer spaces the messages of a channel
+    and its HTTP session is reused by every delivery."""
+
+    def __init__(self, database: Database, settings: Settings, *, pacer: ChannelPacer | None = None) -> None:
         self.database = database
-        self.settings = settings or get_settings()
-        self.installation_store = DatabaseInstallationStore(database, client_id=self.settings.slack_client_id)
+        self.settings = settings
+        self.pacer = pacer or ChannelPacer()
+        self.installation_store = DatabaseInstallationStore(database, client_id=settings.slack_client_id)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self, token: str | None) -> AsyncWebClient:
@@ -105,82 +115,89 @@ class SlackSender:
         # URLs, uploads, completion), and a new connection for each would cost more than the calls themselves.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-        return web_client(self.settings, token, session=self._session)
+        return web_client(self.settings, token, session=self._session, retry_connection_errors=False)
+
+    @contextlib.asynccontextmanager
+    async def opened(self):
+        """Nothing to open per run: the HTTP session lives as long as the sender."""
+        yield self
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def send(
-        self,
-        subscription_id: int,
-        *,
-        title: str,
-        posthog_url: str = "",
-        schedule_summary: str = "",
-        next_delivery: datetime | None = None,
-        images: list[tuple[str, bytes]] | None = None,
-        parent_ts: str | None = None,
-        images_done: int = 0,
-    ) -> SlackOutcome:
-        """Post the parent message and upload the images. `parent_ts` and `images_done` (the `message_ts` and
-        `images_done` of an earlier attempt's outcome) resume that attempt: the parent is not posted again and
-        the images already in Slack are not uploaded again."""
+    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+        outcomes = []
+        for report in reports:
+            outcomes.append(await self.send_one(report, resume))
+            resume = None
+        return outcomes
+
+    async def send_one(self, report: Report, resume: Outcome | None = None) -> Outcome:
+        """Post the parent message and upload the images. `resume`, the outcome of an earlier failed try, carries
+        the parent message (`external_id`) and the images already in Slack (`progress`): the parent is not posted
+        again and those images are not uploaded again."""
+        subscription = report.subscription
         async with self.database.session() as session:
-            subscription = await session.get(Subscription, subscription_id)
-            workspace = await session.get(SlackWorkspace, subscription.workspace_id) if subscription else None
-        if subscription is None or subscription.deleted_at is not None:
-            return SlackOutcome("failed", "subscription_not_found")
-        if subscription.target_type != "slack" or not subscription.slack_channel_id:
-            return SlackOutcome("failed", "not_a_slack_subscription")
+            workspace = await session.get(SlackWorkspace, subscription.workspace_id)
+        if subscription.target_type != "slack" or not report.address:
+            return Outcome.failed("not_a_slack_subscription")
         if workspace is None or not workspace.active:
-            return SlackOutcome("failed", "workspace_uninstalled")
-        channel = subscription.slack_channel_id
-        ts = parent_ts
+            return Outcome.failed("workspace_uninstalled")
+        channel = report.address
+        images = report.images
+        ts = resume.external_id if resume else None
         # Without a parent to resume, every image goes with the new message.
-        done = min(max(images_done, 0), len(images or ())) if parent_ts else 0
+        done = min(max(resume.progress, 0), len(images)) if ts else 0
         try:
             token = await self._bot_token(workspace)
-        except _Failed as failure:
-            outcome = await self._failed(subscription, token=None, failure=failure)
-            # Keep the earlier attempt's progress for the next retry.
-            outcome.message_ts, outcome.images_done = ts, done
-            return outcome
-        client = self._client(token)
-        try:
+            client = self._client(token)
             if ts is None:
                 text, message_blocks = blocks.delivered_message(
                     subscription,
-                    title=title,
-                    posthog_url=posthog_url,
-                    schedule_summary=schedule_summary,
-                    next_delivery=next_delivery,
+                    title=report.title,
+                    posthog_url=report.posthog_url,
+                    schedule_summary=report.schedule_summary,
+                    next_delivery=report.next_delivery,
                 )
-                await _pacer.wait(channel)
+                await self.pacer.wait(channel)
                 ts = await self._post(client, channel, text, message_blocks)
             thread_ts = ts if subscription.slack_images_in_thread else None
-            for start in range(done, len(images or ()), FILES_PER_COMPLETION):
+            for start in range(done, len(images), FILES_PER_COMPLETION):
                 await self._upload(client, channel, thread_ts, images, start)
                 done = min(start + FILES_PER_COMPLETION, len(images))
         except _Failed as failure:
-            outcome = await self._failed(subscription, token=token, failure=failure)
-            outcome.message_ts, outcome.images_done = ts, done
-            return outcome
-        return SlackOutcome("sent", message_ts=ts, channel_id=channel, images_done=done)
+            reason = pause_reason(failure.code, subscription)
+            if reason is None:
+                log.warning("Slack delivery of subscription %s failed: %s", subscription.id, failure.code)
+            # The earlier tries' progress is kept for the next retry.
+            return Outcome("failed", error=failure.code, transient=failure.transient and reason is None,
+                           external_id=ts, progress=done, pause_reason=reason)
+        return Outcome("sent", external_id=ts, progress=done)
 
-    async def notify_creator(self, subscription_id: int, reason: str) -> None:
+    async def notify_creator(self, subscription: Subscription, reason: str) -> None:
         """Tell the subscription's creator, in a direct message, why it was paused."""
+        creator = subscription.created_by_slack_user
         async with self.database.session() as session:
-            subscription = await session.get(Subscription, subscription_id)
-            workspace = await session.get(SlackWorkspace, subscription.workspace_id) if subscription else None
-        if subscription is None or workspace is None or not workspace.active:
+            workspace = await session.get(SlackWorkspace, subscription.workspace_id)
+        if not creator or workspace is None or not workspace.active:
             return
         try:
             token = await self._bot_token(workspace)
         except _Failed:
             return
-        await self._tell_creator(subscription, token, None, reason)
+        text = (
+            f":pause_button: I paused your subscription #{subscription.id} "
+            f"({blocks.escape(blocks.label(subscription))}) because {reason}."
+        )
+        if "/posthog resume" not in reason:
+            text += f" Resume it with `/posthog resume {subscription.id}`."
+        try:
+            await self._client(token).chat_postMessage(channel=creator, text=text)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # A revoked token cannot DM either; the pause and its reason are still on the subscription.
+            log.info("could not tell %s about the pause of subscription %s: %s", creator, subscription.id, exc)
 
     # -- steps --------------------------------------------------------------------------------------------
 
@@ -217,57 +234,22 @@ class SlackSender:
                 raise
             # Public channels can be joined without an invite; private ones fail here and pause.
             await self._call(client.conversations_join(channel=channel))
-            await _pacer.wait(channel)
+            await self.pacer.wait(channel)
             response = await self._call(
                 client.chat_postMessage(channel=channel, text=text, blocks=message_blocks, unfurl_links=False)
             )
         return response["ts"]
 
     async def _upload(
-        self, client: AsyncWebClient, channel: str, thread_ts: str | None, images: list[tuple[str, bytes]], start: int
+        self, client: AsyncWebClient, channel: str, thread_ts: str | None, images: list[Image], start: int
     ) -> None:
         """Upload images[start:start + FILES_PER_COMPLETION] as one completion (they appear together)."""
         uploads = [
-            {"content": png, "filename": f"{_slug(name) or 'image'}-{i}.png", "title": name or f"Image {i}"}
-            for i, (name, png) in enumerate(images[start : start + FILES_PER_COMPLETION], start + 1)
+            {"content": image.png, "filename": f"{_slug(image.title) or 'image'}-{i}.png",
+             "title": image.title or f"Image {i}"}
+            for i, image in enumerate(images[start : start + FILES_PER_COMPLETION], start + 1)
         ]
         await self._call(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=uploads))
-
-    async def _failed(self, subscription: Subscription, *, token: str | None, failure: _Failed) -> SlackOutcome:
-        template = PAUSING_ERRORS.get(failure.code)
-        if template is None:
-            log.warning("Slack delivery of subscription %s failed: %s", subscription.id, failure.code)
-            return SlackOutcome("failed", failure.code, transient=failure.transient,
-                                channel_id=subscription.slack_channel_id)
-        reason = template.format(channel=f"<#{subscription.slack_channel_id}>", id=subscription.id)
-        async with self.database.transaction() as session:
-            row = await session.scalar(select(Subscription).where(Subscription.id == subscription.id))
-            if row is not None:
-                row.enabled = False
-                row.paused_reason = f"Slack: {failure.code}"
-        await self._tell_creator(subscription, token, failure.code, reason)
-        return SlackOutcome("failed", failure.code, transient=False, channel_id=subscription.slack_channel_id,
-                            paused=True)
-
-    async def _tell_creator(
-        self, subscription: Subscription, token: str | None, code: str | None, reason: str
-    ) -> None:
-        creator = subscription.created_by
-        if not token or not creator or not creator.startswith(("U", "W")):
-            return
-        text = (
-            f":pause_button: I paused your subscription #{subscription.id} "
-            f"({blocks.escape(blocks.label(subscription))}) because {reason}."
-        )
-        if code:
-            text += f" (Slack said `{code}`.)"
-        else:
-            text += f" Resume it with `/posthog resume {subscription.id}`."
-        try:
-            await self._client(token).chat_postMessage(channel=creator, text=text)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            # A revoked token cannot DM either; the pause and its reason are still on the subscription.
-            log.info("could not tell %s about the pause of subscription %s: %s", creator, subscription.id, exc)
 
 
 def _slug(text: str) -> str:

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import select
 
 from core.models import SlackInstallation, Subscription, utcnow
+from core.subscriptions import pause
 
 from .installation_store import find_workspace
 from .services import BotServices
@@ -33,8 +34,7 @@ async def disable_workspace(services: BotServices, team_id: str | None, enterpri
             )
         ).all()
         for subscription in subscriptions:
-            subscription.enabled = False
-            subscription.paused_reason = UNINSTALLED_REASON
+            pause(subscription, UNINSTALLED_REASON)
     log.info("workspace %s uninstalled: %d subscriptions paused", team_id, len(subscriptions))
     return len(subscriptions)
 

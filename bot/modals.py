@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
 import logging
-import socket
 from typing import Any
-from urllib.parse import urlsplit
-
-from sqlalchemy import select
 
 from core.models import PostHogConnection, Subscription
 from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
 from core.subscriptions import apply_schedule, schedule_of
-from posthog_api import InvalidReference, PostHogError, open_source, parse_posthog_reference
-from posthog_api.client import normalize_host
+from posthog_api import InvalidReference, check_connection, parse_posthog_reference, save_connection
 
 from . import store
 from .blocks import Block, escape, label
@@ -26,8 +19,6 @@ log = logging.getLogger(__name__)
 
 CONNECT_CALLBACK = "posthog_connect"
 EDIT_CALLBACK = "subscription_edit"
-# Slack waits 3 seconds for a view submission's answer; checking the key must fit inside.
-CHECK_ACCESS_SECONDS = 2.5
 
 
 def _input(block_id: str, label_text: str, element: Block, *, hint: str | None = None, optional: bool = False) -> Block:
@@ -89,76 +80,14 @@ def _value(values: dict, block_id: str) -> Any:
 async def connect_submission(view: dict, user_id: str, workspace, services) -> dict[str, str] | PostHogConnection:
     """Field errors, or the saved connection."""
     values = view.get("state", {}).get("values", {})
-    host = (_value(values, "host") or "").strip()
-    project_text = (_value(values, "project_id") or "").strip()
-    api_key = (_value(values, "api_key") or "").strip()
-    errors: dict[str, str] = {}
-    if not host or " " in host or "." not in host and "localhost" not in host and "127.0.0.1" not in host:
-        errors["host"] = "Enter your PostHog address, e.g. https://us.posthog.com"
-    if not (project_text.isascii() and project_text.isdigit()) or len(project_text) > 18 or int(project_text) == 0:
-        errors["project_id"] = "Enter the project's number, e.g. 12345 (from /project/12345 in PostHog)"
-    if not api_key or " " in api_key:
-        errors["api_key"] = "Paste a personal API key (it starts with phx_)"
-    if errors:
-        return errors
-    host = normalize_host(host)
-    if not services.settings.posthog_allow_private_hosts:
-        problem = await _internal_host_problem(host)
-        if problem:
-            return {"host": problem}
-    project_id = int(project_text)
-    source = open_source(host=host, project_id=project_id, api_key=api_key, timeout=CHECK_ACCESS_SECONDS,
-                         max_retries=0)
-    try:
-        async with source:
-            name = await asyncio.wait_for(source.check_access(), CHECK_ACCESS_SECONDS)
-    except TimeoutError:
-        return {"host": f"{host} did not answer within {CHECK_ACCESS_SECONDS:g} seconds. Check the address."}
-    except PostHogError as exc:
-        field = "project_id" if exc.status == 404 else "api_key" if exc.status in (401, 403) else "host"
-        return {field: str(exc)[:150]}
+    checked = await check_connection(
+        _value(values, "host") or "", _value(values, "project_id") or "", _value(values, "api_key") or "",
+        services.settings,
+    )
+    if isinstance(checked, dict):
+        return checked
     async with services.database.transaction() as session:
-        connection = await session.scalar(
-            select(PostHogConnection).where(
-                PostHogConnection.workspace_id == workspace.id,
-                PostHogConnection.host == host,
-                PostHogConnection.project_id == project_id,
-            )
-        )
-        if connection is None:
-            connection = PostHogConnection(workspace_id=workspace.id, host=host, project_id=project_id)
-            session.add(connection)
-        connection.name = name[:255]
-        connection.api_key = api_key
-        connection.created_by = user_id
-    return connection
-
-
-async def _internal_host_problem(host: str) -> str | None:
-    """Why `host` may not be used: it resolves to an address that is not on the public internet (loopback,
-    private, link-local: this server's own network), or it does not resolve. None when it is public.
-
-    The check is at connect time; a name whose DNS later changes to an internal address is not caught."""
-    try:
-        parts = urlsplit(host)
-        name, port = parts.hostname, parts.port or 443
-    except ValueError:  # a port that is not a number
-        return "Enter your PostHog address, e.g. https://us.posthog.com"
-    if not name:
-        return "Enter your PostHog address, e.g. https://us.posthog.com"
-    try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM), 1.0
-        )
-    except (OSError, TimeoutError, UnicodeError):
-        return f"I couldn't find {name}. Check the address."
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            return f"{name} is on a private network ({address}). Use your PostHog's public address."
-    return None
+        return await save_connection(session, checked, workspace_id=workspace.id, created_by=user_id)
 
 
 # --- editing a subscription ------------------------------------------------------------------------------

@@ -9,13 +9,9 @@ from typing import Any
 from core.db import Database
 from core.models import PostHogConnection, SlackWorkspace
 from core.settings import Settings
-from posthog_api import open_source
 
 from .installation_store import DatabaseInstallationStore, find_workspace
 from .parsing import CommandError
-
-# Interactive paths (a person is waiting) try PostHog briefly; the scheduler has its own, longer budget.
-INTERACTIVE_TIMEOUT = 20.0
 
 NOT_INSTALLED = (
     "PostHog isn't installed in this workspace any more. Ask a workspace admin to reinstall the app, "
@@ -33,17 +29,6 @@ class BotServices:
     async def workspace(self, team_id: str | None) -> SlackWorkspace | None:
         async with self.database.session() as session:
             return await find_workspace(session, team_id)
-
-    def source(self, connection: PostHogConnection, *, interactive: bool = True):
-        return open_source(
-            host=connection.host,
-            project_id=connection.project_id,
-            api_key=connection.api_key,
-            timeout=min(self.settings.posthog_timeout_seconds, INTERACTIVE_TIMEOUT)
-            if interactive
-            else self.settings.posthog_timeout_seconds,
-            max_retries=1 if interactive else self.settings.posthog_max_retries,
-        )
 
 
 def choose_connection(connections: list[PostHogConnection], project: str | None) -> PostHogConnection:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -14,6 +13,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.retry import retry_after_delay
 from core.settings import Settings
 
 # A Retry-After longer than this is not waited out in-process: the delivery fails as transient instead and the
@@ -61,7 +61,7 @@ class RateLimitRetryHandler(AsyncRetryHandler):
     ) -> None:
         wait = (_retry_after(response) if response is not None else None) or 1.0
         state.next_attempt_requested = True
-        await asyncio.sleep(wait + random.random() * 0.25)
+        await asyncio.sleep(retry_after_delay(wait))
         state.increment_current_attempt()
 
 
@@ -91,13 +91,20 @@ def api_base_url(settings: Settings) -> str:
 
 
 def web_client(
-    settings: Settings, token: str | None = None, *, session: aiohttp.ClientSession | None = None
+    settings: Settings,
+    token: str | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    retry_connection_errors: bool = True,
 ) -> AsyncWebClient:
-    """A Web API client; give it a long-lived `session` to reuse connections (otherwise one per call)."""
+    """A Web API client; give it a long-lived `session` to reuse connections (otherwise one per call).
+
+    A 429's Retry-After is always waited out (up to a cap). Lost connections are retried here for the
+    interactive paths (commands, modals); deliveries pass `retry_connection_errors=False` because the pipeline
+    retries them itself, resuming where the send stopped (see core/retry.py)."""
+    handlers: list[AsyncRetryHandler] = [RateLimitRetryHandler()]
+    if retry_connection_errors:
+        handlers.insert(0, AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return AsyncWebClient(
-        token=token,
-        base_url=api_base_url(settings),
-        timeout=30,
-        session=session,
-        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2), RateLimitRetryHandler()],
+        token=token, base_url=api_base_url(settings), timeout=30, session=session, retry_handlers=handlers
     )

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription, utcnow
-from core.subscriptions import apply_schedule, schedule_of
+from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription
 
 
 async def get_subscription(session: AsyncSession, workspace: SlackWorkspace, subscription_id: int | str | None):
@@ -62,61 +61,6 @@ async def get_connection(session: AsyncSession, workspace: SlackWorkspace, conne
             PostHogConnection.id == connection_id, PostHogConnection.workspace_id == workspace.id
         )
     )
-
-
-async def pending_manual_delivery(session: AsyncSession, subscription: Subscription) -> Delivery | None:
-    return await session.scalar(
-        select(Delivery).where(
-            Delivery.subscription_id == subscription.id,
-            Delivery.trigger == "manual",
-            Delivery.status.in_(("pending", "running")),
-        )
-    )
-
-
-async def _lock_subscription(session: AsyncSession, subscription: Subscription) -> None:
-    """Hold the subscription's row until the transaction ends, so that two "Send now" clicks at once cannot
-    both find no pending delivery and both add one: the second waits here, then sees the first's delivery."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(Subscription.id).where(Subscription.id == subscription.id).with_for_update())
-        return
-    # SQLite has no row locks (FOR UPDATE is ignored) and runs reads outside the write transaction; a write
-    # that changes nothing starts that transaction, which holds the database's only write lock.
-    table = Subscription.__table__
-    await session.execute(update(table).where(table.c.id == subscription.id).values(updated_at=table.c.updated_at))
-
-
-async def request_delivery_now(session: AsyncSession, subscription: Subscription) -> tuple[Delivery, bool]:
-    """Record a delivery due now for the scheduler to claim. Returns (delivery, created)."""
-    await _lock_subscription(session, subscription)
-    existing = await pending_manual_delivery(session, subscription)
-    if existing is not None:
-        return existing, False
-    delivery = Delivery(
-        subscription_id=subscription.id, scheduled_for=utcnow(), trigger="manual", status="pending"
-    )
-    session.add(delivery)
-    await session.flush()
-    return delivery, True
-
-
-def pause(subscription: Subscription, reason: str) -> None:
-    subscription.enabled = False
-    subscription.paused_reason = reason
-
-
-def resume(subscription: Subscription) -> None:
-    subscription.enabled = True
-    subscription.paused_reason = None
-    subscription.consecutive_failures = 0
-    # Start from now: a subscription paused for a month must not deliver its missed occurrences at once.
-    apply_schedule(subscription, schedule_of(subscription))
-
-
-def unsubscribe(subscription: Subscription) -> None:
-    subscription.enabled = False
-    subscription.deleted_at = utcnow()
-    subscription.next_delivery_at = None
 
 
 @dataclass

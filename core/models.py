@@ -203,7 +203,9 @@ class Subscription(TimestampMixin, Base):
     next_delivery_at: Mapped[datetime | None]
     last_delivery_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    created_by: Mapped[str] = mapped_column(String(255), default="")  # Slack user id or email address
+    # Who made it, and so who is told when it is paused: a Slack user (by DM) or an email address.
+    created_by_slack_user: Mapped[str | None] = mapped_column(String(32))
+    created_by_email: Mapped[str | None] = mapped_column(String(320))
 
     connection: Mapped[PostHogConnection] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="subscription", passive_deletes=True)

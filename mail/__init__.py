@@ -1,12 +1,12 @@
 """Email delivery: reports, digests and notices composed as HTML + text with inline images, sent through SMTP,
 Amazon SES or an outbox folder, and unsubscribe links that work without logging in.
 
-The scheduler calls `send_reports` (and the notices); `app.py` mounts `add_routes`.
+The scheduler sends through `EmailSender` (and the notices); `app.py` mounts `add_routes`.
 """
 
-from mail.reports import EmailOutcome, EmailReport, ReportImage
+from mail.reports import EmailOutcome, EmailReport
 from mail.routes import add_routes
-from mail.sending import send_failure_notice, send_reports, send_subscribed_notice
+from mail.sending import EmailSender, send_failure_notice, send_reports, send_subscribed_notice
 from mail.transports import (
     OutboxTransport,
     PermanentSendError,
@@ -21,9 +21,9 @@ from mail.transports import (
 __all__ = [
     "EmailOutcome",
     "EmailReport",
+    "EmailSender",
     "OutboxTransport",
     "PermanentSendError",
-    "ReportImage",
     "SendError",
     "SesTransport",
     "SmtpTransport",

@@ -1,20 +1,11 @@
-"""What the scheduler hands to `mail/` and what it gets back."""
+"""What an email shows (`EmailReport`) and what sending it gave (`EmailOutcome`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
+from core.delivery import Image, Outcome
 from posthog_api.content import Dashboard, Insight
-
-
-@dataclass(slots=True)
-class ReportImage:
-    """One rendered picture: the insight, or one dashboard tile. `link` opens it in PostHog."""
-
-    title: str
-    png: bytes
-    link: str | None = None
 
 
 @dataclass(slots=True)
@@ -27,17 +18,17 @@ class EmailReport:
     schedule_summary: str
     posthog_url: str
     content: Insight | Dashboard
-    images: list[ReportImage] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class EmailOutcome:
-    """The result for one (subscription, recipient). `transient` failures are worth trying again later."""
+@dataclass(kw_only=True)
+class EmailOutcome(Outcome):
+    """The delivery outcome for one (subscription, recipient); `external_id` is the email's Message-ID."""
 
     subscription_id: int
     recipient: str
-    status: Literal["sent", "failed"]
-    error: str | None = None
-    message_id: str | None = None
-    transient: bool = False
     linked_images: int = 0  # images sent as links because the email reached its size limit
+
+    @property
+    def message_id(self) -> str | None:
+        return self.external_id

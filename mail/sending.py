@@ -1,12 +1,19 @@
-"""Sending: group reports per recipient, compose, hand to a transport, retry what is temporary."""
+"""Sending: group reports per recipient, compose, hand to a transport, retry what is temporary.
+
+`EmailSender` is the pipeline's email channel (`core.delivery.Sender`); `send_reports` and the notices are the
+same machinery for callers that hold `EmailReport`s.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from core.settings import Settings, get_settings
+from core.delivery import Outcome, Report
+from core.retry import backoff_delay
+from core.settings import Settings
 from mail.compose import Composed, compose_failure_notice, compose_reports, compose_subscribed_notice
 from mail.reports import EmailOutcome, EmailReport
 from mail.transports import SendError, TransientSendError, Transport, make_transport
@@ -48,7 +55,7 @@ async def deliver(transport: Transport, message, recipient: str, settings: Setti
         except TransientSendError as exc:
             error = exc
             if attempt + 1 < attempts:
-                delay = settings.email_retry_base_seconds * 2**attempt
+                delay = backoff_delay(attempt + 1, settings.email_retry_base_seconds)
                 log.info("email to %s failed temporarily (%s); retrying in %.2fs", recipient, exc, delay)
                 await asyncio.sleep(delay)
         except SendError as exc:
@@ -70,11 +77,13 @@ async def _compose_and_deliver(
 def _outcome(subscription_id: int, recipient: str, composed: Composed | None, error) -> EmailOutcome:
     if error is None and composed is not None:
         return EmailOutcome(
-            subscription_id, recipient, "sent", message_id=composed.message_id, linked_images=composed.linked_images
+            subscription_id=subscription_id, recipient=recipient, status="sent", external_id=composed.message_id,
+            linked_images=composed.linked_images,
         )
     text = str(error) if isinstance(error, SendError) else f"the email could not be composed: {error}"
     return EmailOutcome(
-        subscription_id, recipient, "failed", error=text, transient=bool(getattr(error, "transient", False))
+        subscription_id=subscription_id, recipient=recipient, status="failed", error=text,
+        transient=bool(getattr(error, "transient", False)),
     )
 
 
@@ -89,11 +98,10 @@ async def _with_transport(transport: Transport | None, settings: Settings, work)
 
 
 async def send_reports(
-    reports: list[EmailReport], *, transport: Transport | None = None, settings: Settings | None = None
+    reports: list[EmailReport], *, settings: Settings, transport: Transport | None = None
 ) -> list[EmailOutcome]:
     """Email every report; a recipient due several reports gets one digest. One outcome per (subscription,
     recipient), in the order given; a failure for one recipient never blocks the others."""
-    settings = settings or get_settings()
     groups = _groups(reports, settings.email_digest)
     limit = asyncio.Semaphore(_CONCURRENCY)
 
@@ -128,11 +136,10 @@ async def send_subscribed_notice(
     schedule_summary: str,
     posthog_url: str,
     subscribed_by: str = "",
+    settings: Settings,
     transport: Transport | None = None,
-    settings: Settings | None = None,
 ) -> list[EmailOutcome]:
     """Tell each newly added recipient what they will receive and when, with their own unsubscribe link."""
-    settings = settings or get_settings()
 
     async def work(transport: Transport) -> list[EmailOutcome]:
         outcomes = []
@@ -161,11 +168,10 @@ async def send_failure_notice(
     paused: bool = False,
     posthog_url: str = "",
     failed_recipients: list[str] | None = None,
+    settings: Settings,
     transport: Transport | None = None,
-    settings: Settings | None = None,
 ) -> EmailOutcome:
     """Tell a subscription's creator that it could not be delivered (and whether it is now paused)."""
-    settings = settings or get_settings()
 
     async def work(transport: Transport) -> EmailOutcome:
         composed, failure = await _compose_and_deliver(
@@ -178,3 +184,56 @@ async def send_failure_notice(
         return _outcome(subscription_id, to, composed, failure)
 
     return await _with_transport(transport, settings, work)
+
+
+TRANSPORTS_PER_RUN = 4  # emails in flight at once in a pipeline run, each on a transport (SMTP connection) of its own
+
+
+class EmailSender:
+    """Emails reports: one call per recipient (their reports become one digest). Inside `opened()` a few
+    transports stay open for a whole pipeline run, since an SMTP connection sends one message at a time and the
+    server's time per message is what limits a large fan-out; outside it each call opens its own."""
+
+    def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
+        self.settings = settings
+        self.transport = transport  # None: the configured transport
+        self._pool: asyncio.Queue[Transport] | None = None
+
+    @contextlib.asynccontextmanager
+    async def opened(self):
+        owned = [] if self.transport else [make_transport(self.settings) for _ in range(TRANSPORTS_PER_RUN)]
+        pool: asyncio.Queue[Transport] = asyncio.Queue()
+        for transport in owned or [self.transport] * TRANSPORTS_PER_RUN:
+            pool.put_nowait(transport)
+        self._pool = pool
+        try:
+            yield self
+        finally:
+            self._pool = None
+            for transport in owned:
+                await transport.close()
+
+    async def close(self) -> None:
+        """Nothing is kept open between runs."""
+
+    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+        email_reports = [
+            EmailReport(
+                subscription_id=r.subscription_id, recipient=r.address, title=r.title,
+                schedule_summary=r.schedule_summary, posthog_url=r.posthog_url, content=r.content, images=r.images,
+            )
+            for r in reports
+        ]
+        if self._pool is None:
+            outcomes = await send_reports(email_reports, settings=self.settings, transport=self.transport)
+        else:
+            transport = await self._pool.get()
+            try:
+                outcomes = await send_reports(email_reports, settings=self.settings, transport=transport)
+            finally:
+                self._pool.put_nowait(transport)
+        by_key = {(o.subscription_id, o.recipient.casefold()): o for o in outcomes}
+        return [
+            by_key.get((r.subscription_id, r.address.casefold())) or Outcome.failed("the email was not sent")
+            for r in reports
+        ]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.models import Subscription
-from core.subscriptions import apply_schedule, schedule_of
+from core.subscriptions import pause, resume
 
 NO_RECIPIENTS_REASON = "Every email recipient unsubscribed"
 
@@ -62,9 +62,8 @@ async def remove_recipient(database: Database, ids: list[int], address: str) -> 
             removed.append(subscription.id)
             remaining = [r for r in subscription.email_recipients if str(r).casefold() != address.casefold()]
             subscription.email_recipients = remaining  # a new list: JSON columns do not track in-place edits
-            if not remaining and subscription.enabled:
-                subscription.enabled = False
-                subscription.paused_reason = f"{NO_RECIPIENTS_REASON} (the last was {address})."
+            if not remaining:
+                pause(subscription, f"{NO_RECIPIENTS_REASON} (the last was {address}).")
         return [_summary(s, address) for s in subscriptions], removed
 
 
@@ -77,11 +76,8 @@ async def restore_recipient(database: Database, ids: list[int], address: str) ->
                 continue
             subscription.email_recipients = [*(subscription.email_recipients or []), address]
             if not subscription.enabled and (subscription.paused_reason or "").startswith(NO_RECIPIENTS_REASON):
-                subscription.enabled = True
-                subscription.paused_reason = None
-                # Start from now, as any resume does: occurrences missed while disabled are not caught up.
                 try:
-                    apply_schedule(subscription, schedule_of(subscription))
+                    resume(subscription)
                 except ValueError:  # a stored schedule that no longer validates: the scheduler reports it
                     pass
         return [_summary(s, address) for s in subscriptions]

@@ -17,7 +17,7 @@ from .content import (
     Tile,
 )
 from .daterange import describe_date_range
-from .demo import DEMO_BASE_URL, DEMO_DASHBOARD_ID, DEMO_PROJECT_ID, DemoProject, is_demo_host, open_source
+from .demo import DEMO_BASE_URL, DEMO_DASHBOARD_ID, DEMO_PROJECT_ID, DemoProject, is_demo_host
 from .errors import (
     PostHogAuthError,
     PostHogError,
@@ -27,12 +27,25 @@ from .errors import (
     PostHogUnavailable,
 )
 from .normalize import normalize_dashboard, normalize_insight
+from .sources import (
+    CHECK_ACCESS_SECONDS,
+    CheckedConnection,
+    ContentRef,
+    ContentSource,
+    check_connection,
+    configured_connection,
+    fetch,
+    open_connection,
+    open_source,
+    save_connection,
+)
 from .urls import InvalidReference, parse_posthog_reference
 
-ContentSource = PostHogClient | DemoProject
-
 __all__ = [
+    "CHECK_ACCESS_SECONDS",
     "ChartKind",
+    "CheckedConnection",
+    "ContentRef",
     "ContentSource",
     "DEMO_BASE_URL",
     "DEMO_DASHBOARD_ID",
@@ -55,10 +68,15 @@ __all__ = [
     "Series",
     "Table",
     "Tile",
+    "check_connection",
+    "configured_connection",
     "describe_date_range",
+    "fetch",
     "is_demo_host",
     "normalize_dashboard",
     "normalize_insight",
+    "open_connection",
     "open_source",
     "parse_posthog_reference",
+    "save_connection",
 ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+
+from core.retry import backoff_delay, retry_after_delay
 
 from .content import Dashboard, Insight
 from .errors import (
@@ -166,11 +167,6 @@ class PostHogClient:
 
     # ------------------------------------------------------------ transport
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads retries from many workers hitting the same PostHog at once.
-        ceiling = min(MAX_BACKOFF, self.backoff_base * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)
-
     async def _get_json(self, path: str, params: dict[str, str], what: str) -> Any:
         """GET with retries; `what` names the object in messages ("insight 12", "dashboard 42")."""
         url = f"{self.host}{path}"
@@ -196,7 +192,10 @@ class PostHogClient:
             except aiohttp.ClientError as exc:
                 last_problem = f"connection failed: {type(exc).__name__}"
             if attempt + 1 < attempts:
-                await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
+                await asyncio.sleep(
+                    retry_after_delay(wait) if wait is not None
+                    else backoff_delay(attempt + 1, self.backoff_base, cap=MAX_BACKOFF)
+                )
         status = int(last_problem[5:]) if last_problem.startswith("HTTP ") else None
         if status == 429:
             message = (

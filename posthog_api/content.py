@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+TILE_TITLE_MAX = 80  # characters of a text card's first line used as its title
+
 
 class ChartKind(StrEnum):
     """How an insight is drawn. One value per distinct picture, not per PostHog insight type."""
@@ -122,6 +124,14 @@ class Tile:
     h: int
     insight: Insight | None = None
     text: str | None = None  # Markdown body of a text tile
+
+    @property
+    def title(self) -> str:
+        """The insight's name, or a text card's first line (without Markdown heading marks)."""
+        if self.insight is not None:
+            return self.insight.name
+        first_line = (self.text or "").strip().splitlines()[:1]
+        return first_line[0].lstrip("# ").strip()[:TILE_TITLE_MAX] if first_line else "Text"
 
 
 @dataclass(slots=True)

@@ -1,7 +1,6 @@
 """The bundled demo project: PostHog-shaped payloads served through the client's interface, offline.
 
-`open_source()` is how the rest of the service gets content: a real `PostHogClient`, or the demo project
-when no host is configured (or the host is "demo").
+`posthog_api.sources` serves it for connections whose host is "demo" (or empty).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .client import PostHogClient
 from .content import Dashboard, Insight
 from .errors import PostHogNotFound
 from .normalize import normalize_dashboard, normalize_insight
@@ -125,20 +123,3 @@ class DemoProject:
 def is_demo_host(host: str | None) -> bool:
     return not host or host.strip().lower() == "demo"
 
-
-def open_source(
-    *,
-    host: str | None,
-    project_id: int | None = None,
-    api_key: str | None = None,
-    timeout: float = 60.0,
-    max_retries: int = 4,
-    backoff_base: float = 0.5,
-) -> PostHogClient | DemoProject:
-    """A client for the configured PostHog, or the demo project when `host` is empty or "demo"."""
-    if is_demo_host(host):
-        return DemoProject()
-    assert host is not None
-    if project_id is None or not api_key:
-        raise ValueError("A PostHog connection needs a project id and a personal API key.")
-    return PostHogClient(host, project_id, api_key, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)

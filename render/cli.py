@@ -68,8 +68,9 @@ class _UsageError(Exception):
 
 
 async def _run(args: argparse.Namespace) -> list[Path]:
-    content = await _load(args)
-    async with Renderer(pool_size=1) as renderer:
+    settings = get_settings()
+    content = await _load(args, settings)
+    async with Renderer(settings, pool_size=1) as renderer:
         if isinstance(content, Insight):
             png = await renderer.render_insight(content, width=args.width, scale=args.scale)
             target = _insight_target(args.output, content)
@@ -96,9 +97,9 @@ def _insight_target(output: Path, insight: Insight) -> Path:
     return output
 
 
-async def _load(args: argparse.Namespace) -> Insight | Dashboard:
+async def _load(args: argparse.Namespace, settings) -> Insight | Dashboard:
     # Imported here: fetching content is this command's job, not the renderer's.
-    from posthog_api import normalize_dashboard, normalize_insight, open_source
+    from posthog_api import configured_connection, fetch, normalize_dashboard, normalize_insight
 
     if args.from_file is not None:
         if args.kind or args.ref:
@@ -112,20 +113,9 @@ async def _load(args: argparse.Namespace) -> Insight | Dashboard:
         return normalize_insight(payload)
     if not args.kind or not args.ref:
         raise _UsageError("say what to render: `render insight ID -o out.png` or `render dashboard ID -o DIR/`")
-    settings = get_settings()
-    source = open_source(
-        host=settings.posthog_host,
-        project_id=settings.posthog_project_id,
-        api_key=settings.posthog_api_key,
-        timeout=settings.posthog_timeout_seconds,
-        max_retries=settings.posthog_max_retries,
-    )
-    async with source:
-        if args.kind == "insight":
-            return await source.get_insight(args.ref)
-        if not args.ref.isdigit():
-            raise _UsageError(f"a dashboard id is a number, not {args.ref!r}")
-        return await source.get_dashboard(int(args.ref))
+    if args.kind == "dashboard" and not args.ref.isdigit():
+        raise _UsageError(f"a dashboard id is a number, not {args.ref!r}")
+    return await fetch(configured_connection(settings), args.kind, args.ref, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,7 +143,7 @@ def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_Pla
             heights[column] = y + rows
         inner_width = round(column_px * span + DASHBOARD_GAP * (span - 1)) - 2 * TILE_PADDING
         view = build_view(tile.insight, inner_width) if tile.insight is not None else None
-        name = (tile.insight.name if tile.insight else _text_title(tile.text)) or tile_key(tile)
+        name = tile.title or tile_key(tile)
         placed.append(
             _PlacedTile(
                 tile=tile,
@@ -160,7 +160,3 @@ def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_Pla
         )
     return placed
 
-
-def _text_title(text: str | None) -> str:
-    first = (text or "").strip().splitlines()[:1]
-    return first[0].lstrip("# ").strip()[:60] if first else "Text"

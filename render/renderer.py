@@ -9,7 +9,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from posthog_api.content import Dashboard, Insight, Tile
 
 from .browser_pool import BrowserPool, Capture, PoolConfig, default_pool_size
@@ -39,15 +39,15 @@ class Renderer:
 
     def __init__(
         self,
+        settings: Settings,
         *,
         app: web.Application | None = None,
         base_url: str | None = None,
-        settings: Settings | None = None,
         pool_size: int | None = None,
         timeout_seconds: float | None = None,
         recycle_after: int | None = None,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings
         self._app = app
         self._base_url = base_url
         self._pool_size = default_pool_size(pool_size if pool_size is not None else self.settings.render_pool_size)
@@ -157,7 +157,7 @@ class Renderer:
     ) -> Capture:
         """Render an exporter page; the lower-level step behind `render_insight` and `render_dashboard`."""
         if self.pool is None or self._store is None:
-            raise RuntimeError("The renderer has not started; use `async with Renderer() as renderer`.")
+            raise RuntimeError("The renderer has not started; use `async with Renderer(settings) as renderer`.")
         scale = self._scale(scale)
         timeout = timeout_seconds or self.timeout_seconds
         token = self._store.put(page)

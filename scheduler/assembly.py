@@ -7,17 +7,22 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+from bot import SlackSender
 from bot.token_rotation import rotate_expiring_tokens
 from core.db import Database
+from core.retry import RetryPolicy
 from core.settings import Settings
+from mail import EmailSender
 from render import Renderer
 from scheduler.claiming import ClaimPolicy
 from scheduler.content import ContentRenderer
-from scheduler.email_sender import EmailSender
 from scheduler.notices import CreatorNotifier
 from scheduler.pipeline import Pipeline
 from scheduler.service import SchedulerService, default_worker_id
-from scheduler.slack_sender import SlackSender
+
+# Who retries what (core/retry.py): the pipeline retries Slack sends, resuming where they stopped; mail/
+# retries each email itself on the SMTP connection it holds, so the pipeline tries an email once.
+SEND_RETRIES = {"slack": RetryPolicy(attempts=3, base_seconds=2.0), "email": RetryPolicy(attempts=1)}
 
 
 def claim_policy(settings: Settings, worker_id: str | None = None) -> ClaimPolicy:
@@ -37,16 +42,15 @@ def build_pipeline(
     email_transport=None,
     worker_id: str | None = None,
 ) -> Pipeline:
-    slack = SlackSender(settings, database)
-    email = EmailSender(settings, transport=email_transport)
+    slack = SlackSender(database, settings)
     return Pipeline(
         database=database,
         load_content=ContentRenderer(renderer, settings),
-        send_slack=slack,
-        send_email=email,
+        senders={"slack": slack, "email": EmailSender(settings, transport=email_transport)},
         clock=clock,
+        send_retries=dict(SEND_RETRIES),
         max_consecutive_failures=settings.max_consecutive_failures,
-        notify_paused=CreatorNotifier(settings, database, slack, email_transport),
+        notify_paused=CreatorNotifier(settings, slack, email_transport),
         worker_id=worker_id,
     )
 
@@ -63,7 +67,7 @@ async def scheduler_service(
 ) -> AsyncIterator[SchedulerService]:
     """A ready SchedulerService (not started); owns a Renderer unless one is given."""
     policy = claim_policy(settings, worker_id)
-    async with _renderer(renderer) as active:
+    async with _renderer(renderer, settings) as active:
         pipeline = build_pipeline(
             settings, database, active, clock=clock, email_transport=email_transport, worker_id=policy.worker_id
         )
@@ -84,9 +88,9 @@ async def scheduler_service(
 
 
 @asynccontextmanager
-async def _renderer(given: Renderer | None) -> AsyncIterator[Renderer]:
+async def _renderer(given: Renderer | None, settings: Settings) -> AsyncIterator[Renderer]:
     if given is not None:
         yield given
         return
-    async with Renderer() as renderer:
+    async with Renderer(settings) as renderer:
         yield renderer

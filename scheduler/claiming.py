@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.models import Delivery, DeliveryTarget, Subscription
 from core.schedules import Schedule, ScheduleError
-from core.subscriptions import schedule_of
+from core.subscriptions import pause, schedule_of
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ async def _claim_occurrences(session: AsyncSession, subscription: Subscription, 
     except ScheduleError as exc:
         # A schedule that no longer validates (a time zone this host no longer knows...) must not block the
         # others: the subscription is paused with the reason, for its owner to fix.
-        subscription.enabled = False
-        subscription.paused_reason = f"Its schedule can no longer be used: {exc}"
+        pause(subscription, f"Its schedule can no longer be used: {exc}")
         log.warning("subscription %s paused: %s", subscription.id, exc)
         return None
     plan = _plan(schedule, subscription.next_delivery_at, now, policy.grace)

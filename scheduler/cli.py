@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.migrations import require_current
-from core.models import Delivery, Subscription
+from core.models import Subscription
 from core.settings import get_settings
+from core.subscriptions import request_delivery_now
 from scheduler.assembly import claim_policy, scheduler_service
 from scheduler.claiming import claim_pending_and_expired, renew_leases
 from scheduler.history import DeliveryLine, format_history, recent_deliveries
@@ -55,15 +56,13 @@ async def run_worker() -> int:
 
 
 async def deliver_subscription_now(settings, database: Database, subscription_id: int) -> DeliveryLine | None:
-    """Record a delivery due now for one subscription and run it in this process; None if it does not exist."""
+    """Ask for a delivery now (or take the one already asked for) and run it in this process; None if the
+    subscription does not exist."""
     async with database.transaction() as session:
         subscription = await session.get(Subscription, subscription_id)
         if subscription is None or subscription.deleted_at is not None:
             return None
-        delivery = Delivery(
-            subscription_id=subscription_id, scheduled_for=datetime.now(UTC), trigger="manual", status="pending"
-        )
-        session.add(delivery)
+        delivery, _created = await request_delivery_now(session, subscription)
     # Claimed before the browser starts, so that a running service does not take it first; its lease is renewed
     # while it runs, so that a running service does not take it over either.
     policy = claim_policy(settings)

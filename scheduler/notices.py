@@ -1,10 +1,10 @@
-"""Telling a subscription's creator that it was paused, in Slack or by email, wherever it was made."""
+"""Telling a subscription's creator that it was paused: in Slack when a Slack user made it, by email when an
+address did."""
 
 from __future__ import annotations
 
 import logging
 
-from core.db import Database
 from core.models import Subscription
 from core.settings import Settings
 from mail import send_failure_notice
@@ -13,19 +13,17 @@ log = logging.getLogger(__name__)
 
 
 class CreatorNotifier:
-    def __init__(self, settings: Settings, database: Database, slack, email_transport=None) -> None:
+    def __init__(self, settings: Settings, slack, email_transport=None) -> None:
         self.settings = settings
-        self.database = database
-        self.slack = slack
+        self.slack = slack  # bot.SlackSender
         self.email_transport = email_transport
 
     async def __call__(self, subscription: Subscription, reason: str) -> None:
-        creator = subscription.created_by or ""
-        if subscription.target_type == "slack" and creator and "@" not in creator:
+        if subscription.created_by_slack_user:
             await self.slack.notify_creator(subscription, reason)
-        elif "@" in creator:
+        elif subscription.created_by_email:
             await send_failure_notice(
-                to=creator,
+                to=subscription.created_by_email,
                 subscription_id=subscription.id,
                 title=subscription.title or f"{subscription.content_type} {subscription.content_ref}",
                 kind=subscription.content_type,

@@ -1,10 +1,10 @@
 """The delivery pipeline: fetch each piece of content once, render it once, send it to every target.
 
-Claimed deliveries are grouped by what they show (connection, insight or dashboard, image width). Each group is
-fetched from PostHog and rendered once, then fanned out to every Slack channel and email recipient of every
-delivery in the group; a recipient due several reports in one run gets them as one digest. Each target's
-outcome is recorded on its `DeliveryTarget` row as soon as it is known, so a delivery taken over after a crash
-resends only what was not yet sent.
+Claimed deliveries are grouped by what they show (`ContentRef`: connection, insight or dashboard, image width).
+Each group is fetched and rendered once, then fanned out to every Slack channel and email recipient of every
+delivery in the group through the channels' `Sender`s; a recipient due several reports in one run gets them in
+one call (one digest). Each target's outcome is recorded on its `DeliveryTarget` row as soon as it is known, so
+a delivery taken over after a crash resends only what was not yet sent. Who retries what is in core/retry.py.
 """
 
 from __future__ import annotations
@@ -12,53 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.db import Database
+from core.delivery import Image, Outcome, Report, Sender
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
-from posthog_api.content import Dashboard, Insight
+from core.retry import RetryPolicy
+from core.subscriptions import pause, schedule_of
+from posthog_api import ContentRef, Dashboard, Insight
 
 log = logging.getLogger(__name__)
 
 
-class ContentKey(NamedTuple):
-    connection_id: int
-    content_type: str  # insight | dashboard
-    content_ref: str
-    width: int | None
-
-
 @dataclass
-class RenderedImage:
-    title: str
-    png: bytes
-    link: str | None = None  # opens what the image shows in PostHog
+class Rendered:
+    """A content drawn once for a run: what it is, and its images in the order they are shown."""
 
-
-@dataclass
-class RenderedContent:
     content: Insight | Dashboard
-    images: list[RenderedImage]  # in the order they are shown
-
-
-@dataclass
-class SendResult:
-    """The outcome of sending to one target, whatever the channel."""
-
-    status: str  # sent | failed
-    error: str | None = None
-    transient: bool = False  # worth retrying (network, 5xx, 429, SMTP 4xx)
-    external_id: str | None = None
-    pause_reason: str | None = None  # a configuration problem: the subscription is paused for it
-    progress: int = 0  # parts already delivered (Slack: images uploaded), so that a retry sends only the rest
+    images: list[Image]
 
 
 @dataclass
@@ -67,105 +45,112 @@ class Job:
 
     delivery_id: int
     subscription: Subscription
-    key: ContentKey
+    ref: ContentRef
     targets: list[DeliveryTarget]
-    results: dict[int, SendResult] = field(default_factory=dict)  # by DeliveryTarget.id
+    outcomes: dict[int, Outcome] = field(default_factory=dict)  # by DeliveryTarget.id, written by the pipeline
 
 
 class ContentLoader(Protocol):
-    async def __call__(self, connection: PostHogConnection, key: ContentKey) -> RenderedContent: ...
+    async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered: ...
 
 
-class SlackSend(Protocol):
-    async def __call__(self, job: Job, target: DeliveryTarget, rendered: RenderedContent) -> SendResult: ...
+Notify = Callable[[Subscription, str], Awaitable[None]]
 
 
-class EmailSend(Protocol):
-    """`run()` opens a transport for one pipeline run and yields a send function taking (job, target, content)
-    items: it groups a recipient's reports into one digest and awaits `on_result(target_id, result)` as soon as a
-    target's outcome is known, so that it is recorded before the run goes on; it returns every outcome."""
+def content_ref(subscription: Subscription) -> ContentRef:
+    return ContentRef(
+        subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width
+    )
 
-    def run(self) -> contextlib.AbstractAsyncContextManager[
-        Callable[..., Awaitable[dict[int, SendResult]]]
-    ]: ...
+
+def report_for(subscription: Subscription, address: str, rendered: Rendered) -> Report:
+    return Report(
+        subscription=subscription,
+        address=address,
+        title=subscription.title or rendered.content.name,
+        posthog_url=rendered.content.url,
+        schedule_summary=schedule_of(subscription).summary(),
+        content=rendered.content,
+        images=rendered.images,
+        next_delivery=subscription.next_delivery_at,
+    )
 
 
 @dataclass
 class Pipeline:
     database: Database
     load_content: ContentLoader
-    send_slack: SlackSend | None
-    send_email: EmailSend | None
+    senders: dict[str, Sender]  # by target kind: "slack", "email"
     clock: Callable[[], datetime]
-    max_attempts: int = 3
-    retry_base_seconds: float = 2.0
+    # Retries of a send whose outcome is transient, by target kind (1 attempt: the channel retries itself).
+    send_retries: dict[str, RetryPolicy] = field(default_factory=dict)
+    # Retries of a render that timed out or lost its browser (PostHog's own retries are the client's).
+    content_retries: RetryPolicy = field(default_factory=RetryPolicy)
     max_consecutive_failures: int = 3
     content_concurrency: int = 2
-    # Slack posts in flight at once. Unbounded, a run of hundreds of deliveries queues for database connections
-    # (each send reads its subscription and records its outcome) until the pool times out and sends fail.
+    # Sends in flight at once. Unbounded, a run of hundreds of deliveries queues for database connections
+    # (each send records its outcome) until the pool times out and sends fail.
     send_concurrency: int = 8
-    notify_paused: Callable[[Subscription, str], Awaitable[None]] | None = None
+    notify_paused: Notify | None = None
     renders: int = 0  # how many distinct contents were rendered (for benchmarks and tests)
     worker_id: str | None = None  # the claiming process: a run finishes only deliveries it still owns
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _send_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)  # shared by every run
 
     async def run(self, delivery_ids: list[int]) -> None:
         jobs = await self._load_jobs(delivery_ids)
         if not jobs:
             return
-        groups: dict[ContentKey, list[Job]] = defaultdict(list)
+        groups: dict[ContentRef, list[Job]] = defaultdict(list)
         for job in jobs:
-            groups[job.key].append(job)
+            groups[job.ref].append(job)
 
         # Sends start as soon as their content is ready instead of after every render: Slack targets of a
         # content at once, an email when every report of its recipient (one digest) is ready.
-        ready: dict[ContentKey, RenderedContent | SendResult] = {}
+        ready: dict[ContentRef, Rendered | Outcome] = {}
         mailbox: dict[str, list[tuple[Job, DeliveryTarget]]] = defaultdict(list)
-        waiting: dict[str, set[ContentKey]] = defaultdict(set)  # recipient -> contents not ready yet
+        waiting: dict[str, set[ContentRef]] = defaultdict(set)  # recipient -> contents not ready yet
         for job in jobs:
             for target in job.targets:
                 if target.kind == "email":
                     mailbox[target.address.casefold()].append((job, target))
-                    waiting[target.address.casefold()].add(job.key)
+                    waiting[target.address.casefold()].add(job.ref)
         sends: list[asyncio.Task] = []
 
-        async with self._email_run() as send_email:
+        def on_ready(ref: ContentRef, rendered: Rendered | Outcome) -> None:
+            ready[ref] = rendered
+            for job in groups[ref]:
+                for target in job.targets:
+                    if isinstance(rendered, Outcome):
+                        sends.append(asyncio.create_task(self._record(job, target, rendered)))
+                    elif target.kind != "email":
+                        sends.append(asyncio.create_task(self._send(target.kind, [(job, target, rendered)])))
+            for recipient in {t.address.casefold() for job in groups[ref] for t in job.targets if t.kind == "email"}:
+                waiting[recipient].discard(ref)
+                if not waiting[recipient]:
+                    items = [(job, target, ready[job.ref]) for job, target in mailbox[recipient]
+                             if isinstance(ready[job.ref], Rendered)]
+                    if items:
+                        sends.append(asyncio.create_task(self._send("email", items)))
 
-            def on_ready(key: ContentKey, content: RenderedContent | SendResult) -> None:
-                ready[key] = content
-                for job in groups[key]:
-                    for target in job.targets:
-                        if isinstance(content, SendResult):
-                            job.results[target.id] = content
-                            sends.append(asyncio.create_task(self._record_target(target.id, content)))
-                        elif target.kind == "slack":
-                            sends.append(asyncio.create_task(self._send_slack(job, target, content)))
-                for recipient in {t.address.casefold() for job in groups[key] for t in job.targets
-                                  if t.kind == "email"}:
-                    waiting[recipient].discard(key)
-                    if not waiting[recipient]:
-                        items = [
-                            (job, target, ready[job.key]) for job, target in mailbox[recipient]
-                            if not isinstance(ready[job.key], SendResult)
-                        ]
-                        sends.append(asyncio.create_task(self._send_emails(send_email, items)))
-
+        async with contextlib.AsyncExitStack() as stack:
+            # Channels keep their connections (SMTP) open for the whole run.
+            for sender in self.senders.values():
+                await stack.enter_async_context(sender.opened())
             try:
                 await self._render_all(groups, on_ready)
             finally:
-                # Every started send is waited for, whatever happens, so that the run's email transports stay
-                # open until the last message is out and every outcome gets recorded.
-                for outcome in await asyncio.gather(*sends, return_exceptions=True):
-                    if isinstance(outcome, BaseException):
-                        log.error("a send of this run failed unexpectedly", exc_info=outcome)
+                # Every started send is waited for, whatever happens, so that the channels stay open until the
+                # last message is out and every outcome gets recorded.
+                for result in await asyncio.gather(*sends, return_exceptions=True):
+                    if isinstance(result, BaseException):
+                        log.error("a send of this run failed unexpectedly", exc_info=result)
         await self._finish(jobs)
 
     async def aclose(self) -> None:
         """Close what the senders keep open between runs (HTTP sessions)."""
-        for sender in (self.send_slack, self.send_email):
-            close = getattr(sender, "close", None)
-            if close is not None:
-                await close()
+        for sender in self.senders.values():
+            await sender.close()
 
     # --- loading -----------------------------------------------------------------------------------------
 
@@ -178,37 +163,29 @@ class Pipeline:
                     .options(selectinload(Delivery.targets), selectinload(Delivery.subscription))
                 )
             ).all()
-        jobs = []
-        for delivery in deliveries:
-            subscription = delivery.subscription
-            key = ContentKey(
-                subscription.connection_id, subscription.content_type, subscription.content_ref,
-                subscription.image_width,
-            )
-            pending = [t for t in delivery.targets if t.status != "sent"]
-            jobs.append(Job(delivery.id, subscription, key, pending))
-        return jobs
+        return [
+            Job(d.id, d.subscription, content_ref(d.subscription), [t for t in d.targets if t.status != "sent"])
+            for d in deliveries
+        ]
 
     async def _render_all(
-        self,
-        groups: dict[ContentKey, list[Job]],
-        on_ready: Callable[[ContentKey, RenderedContent | SendResult], None],
+        self, groups: dict[ContentRef, list[Job]], on_ready: Callable[[ContentRef, Rendered | Outcome], None]
     ) -> None:
         limit = asyncio.Semaphore(self.content_concurrency)
 
-        async def one(key: ContentKey) -> None:
+        async def one(ref: ContentRef) -> None:
             async with limit:
                 try:
                     # Loaded here, not with the jobs: a key that cannot be decrypted fails this content only.
-                    connection = await self._connection(key.connection_id)
-                    content = await self._with_retries(lambda: self.load_content(connection, key))
+                    connection = await self._connection(ref.connection_id)
+                    rendered: Rendered | Outcome = await self._load_with_retries(connection, ref)
                     self.renders += 1
                 except Exception as exc:  # noqa: BLE001 - one content's failure must not stop the others
-                    log.warning("could not fetch or render %s %s: %s", key.content_type, key.content_ref, exc)
-                    content = SendResult("failed", error=str(exc) or type(exc).__name__)
-            on_ready(key, content)
+                    log.warning("could not fetch or render %s %s: %s", ref.kind, ref.ref, exc)
+                    rendered = Outcome.failed(str(exc) or type(exc).__name__)
+            on_ready(ref, rendered)
 
-        await asyncio.gather(*(one(key) for key in groups))
+        await asyncio.gather(*(one(ref) for ref in groups))
 
     async def _connection(self, connection_id: int) -> PostHogConnection:
         async with self.database.session() as session:
@@ -217,88 +194,67 @@ class Pipeline:
             raise LookupError("the PostHog connection of this subscription was removed")
         return connection
 
-    async def _with_retries(self, attempt: Callable[[], Awaitable]):
-        for number in range(1, self.max_attempts + 1):
+    async def _load_with_retries(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
+        attempt = 1
+        while True:
             try:
-                return await attempt()
-            except Exception as exc:
-                if number == self.max_attempts or not _is_transient(exc):
+                return await self.load_content(connection, ref)
+            except (TimeoutError, ConnectionError):
+                # A render that timed out or lost its browser. Not PostHogUnavailable: the PostHog client already
+                # retried, and retrying its retries would hold a content slot for minutes.
+                if not self.content_retries.should_retry(attempt):
                     raise
-                await asyncio.sleep(self._backoff(number))
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential with full jitter: retries from many workers do not arrive together.
-        return random.uniform(0, self.retry_base_seconds * 2 ** (attempt - 1))
+                await self.sleep(self.content_retries.delay(attempt))
+                attempt += 1
 
     # --- sending -----------------------------------------------------------------------------------------
 
-    async def _send_slack(self, job: Job, target: DeliveryTarget, content: RenderedContent) -> None:
-        if self.send_slack is None:
-            result = SendResult("failed", error="Slack delivery is not configured")
+    async def _send(self, kind: str, items: list[tuple[Job, DeliveryTarget, Rendered]]) -> None:
+        """Send the reports due for one target (a channel, or one recipient's digest) and record each outcome,
+        retrying transient failures as the target kind's policy says, resuming where the last try stopped."""
+        sender = self.senders.get(kind)
+        if sender is None:
+            outcomes = [Outcome.failed(f"{kind} delivery is not configured")] * len(items)
         else:
             if self._send_slots is None:
                 self._send_slots = asyncio.Semaphore(self.send_concurrency)
+            reports = [report_for(job.subscription, target.address, rendered) for job, target, rendered in items]
             async with self._send_slots:
-                result = await self._retrying_send(lambda: self.send_slack(job, target, content))
-        job.results[target.id] = result
-        await self._record_target(target.id, result)
+                outcomes = await self._send_with_retries(sender, reports, self.send_retries.get(kind, RetryPolicy(1)))
+        for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
+            await self._record(job, target, outcome)
 
-    async def _retrying_send(self, send: Callable[[], Awaitable[SendResult]]) -> SendResult:
-        result = SendResult("failed", error="not sent")
-        for number in range(1, self.max_attempts + 1):
+    async def _send_with_retries(self, sender: Sender, reports: list[Report], policy: RetryPolicy) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(reports)
+        todo = list(range(len(reports)))
+        resume: Outcome | None = None
+        attempt = 1
+        while True:
             try:
-                result = await send()
+                answers = await sender.send([reports[i] for i in todo], resume)
             except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
                 log.exception("sender failed")
-                result = SendResult("failed", error=f"{type(exc).__name__}: {exc}", transient=False)
-            if result.status == "sent" or not result.transient or number == self.max_attempts:
-                return result
-            await asyncio.sleep(self._backoff(number))
-        return result
+                answers = [Outcome.failed(f"{type(exc).__name__}: {exc}")] * len(todo)
+            for i, answer in zip(todo, answers, strict=True):
+                outcomes[i] = answer
+            todo = [i for i in todo if not outcomes[i].sent and outcomes[i].transient]
+            if not todo or not policy.should_retry(attempt):
+                return outcomes
+            # One report left: the next try resumes from how far this one got (Slack: its message and images).
+            resume = outcomes[todo[0]] if len(todo) == 1 else None
+            await self.sleep(policy.delay(attempt))
+            attempt += 1
 
-    @contextlib.asynccontextmanager
-    async def _email_run(self):
-        """The email sender bound to one transport (one SMTP connection) for the whole run."""
-        if self.send_email is None:
-            yield None
-            return
-        async with self.send_email.run() as send:
-            yield send
-
-    async def _send_emails(self, send_email, items: list[tuple[Job, DeliveryTarget, RenderedContent]]) -> None:
-        # All of one recipient's reports in one call, so that they become one digest; the email sender
-        # retries temporary SMTP failures itself.
-        if not items:
-            return
-        recorded: set[int] = set()
-
-        async def record(target_id: int, result: SendResult) -> None:
-            if target_id not in recorded:
-                recorded.add(target_id)
-                await self._record_target(target_id, result)
-
-        if send_email is None:
-            results = {t.id: SendResult("failed", error="email delivery is not configured") for _, t, _ in items}
-        else:
-            try:
-                results = await send_email(items, on_result=record)
-            except Exception as exc:  # noqa: BLE001 - a sender bug must be recorded, not crash the run
-                log.exception("email sender failed")
-                results = {t.id: SendResult("failed", error=f"{type(exc).__name__}: {exc}") for _, t, _ in items}
-        for job, target, _content in items:
-            result = results.get(target.id) or SendResult("failed", error="no outcome reported")
-            job.results[target.id] = result
-            await record(target.id, result)
-
-    async def _record_target(self, target_id: int, result: SendResult) -> None:
+    async def _record(self, job: Job, target: DeliveryTarget, outcome: Outcome) -> None:
+        job.outcomes[target.id] = outcome
         async with self.database.transaction() as session:
-            target = await session.get(DeliveryTarget, target_id)
-            target.attempts += 1
-            target.status = "sent" if result.status == "sent" else "failed"
-            target.error = result.error
-            target.external_id = result.external_id
-            if result.status == "sent":
-                target.sent_at = self.clock()
+            row = await session.get(DeliveryTarget, target.id)
+            row.attempts += 1
+            row.status = "sent" if outcome.sent else "failed"
+            row.error = outcome.error
+            row.external_id = outcome.external_id
+            if outcome.sent:
+                row.sent_at = self.clock()
 
     # --- finishing ---------------------------------------------------------------------------------------
 
@@ -316,7 +272,7 @@ class Pipeline:
                     continue
                 subscription = await session.get(Subscription, job.subscription.id)
                 statuses = [t.status for t in delivery.targets]
-                errors = sorted({r.error for r in job.results.values() if r.error})
+                errors = sorted({o.error for o in job.outcomes.values() if o.error})
                 if statuses and all(s == "sent" for s in statuses):
                     delivery.status = "succeeded"
                 elif any(s == "sent" for s in statuses):
@@ -327,7 +283,9 @@ class Pipeline:
                 delivery.finished_at = now
                 delivery.lease_expires_at = None
                 subscription.last_delivery_at = now
-                reason = next((r.pause_reason for r in job.results.values() if r.pause_reason), None)
+                # A configuration problem (channel archived, token revoked) pauses at once; other failures after
+                # several deliveries in a row.
+                reason = next((o.pause_reason for o in job.outcomes.values() if o.pause_reason), None)
                 if delivery.status == "failed":
                     subscription.consecutive_failures += 1
                     if not reason and subscription.consecutive_failures >= self.max_consecutive_failures:
@@ -337,9 +295,7 @@ class Pipeline:
                         )
                 else:
                     subscription.consecutive_failures = 0
-                if reason and subscription.enabled:
-                    subscription.enabled = False
-                    subscription.paused_reason = reason
+                if reason and pause(subscription, reason):
                     paused.append((subscription, reason))
         for subscription, reason in paused:
             log.warning("subscription %s paused: %s", subscription.id, reason)
@@ -348,9 +304,3 @@ class Pipeline:
                     await self.notify_paused(subscription, reason)
                 except Exception:  # noqa: BLE001 - telling the creator is best effort
                     log.exception("could not tell the creator of subscription %s", subscription.id)
-
-
-def _is_transient(exc: Exception) -> bool:
-    # Not PostHogUnavailable: the PostHog client already retried with backoff, and retrying its retries would
-    # hold a content slot for many minutes while the other contents of the run wait.
-    return isinstance(exc, asyncio.TimeoutError | ConnectionError)

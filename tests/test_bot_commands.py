@@ -85,7 +85,7 @@ async def test_subscribe_weekly_uses_the_users_time_zone(env, db):
     assert subscription.content_type == "dashboard" and subscription.content_ref == "42"
     assert subscription.title == "Product overview"
     assert subscription.slack_channel_id == "C1"
-    assert subscription.created_by == "U1"
+    assert subscription.created_by_slack_user == "U1"
     assert (subscription.frequency, subscription.byweekday) == ("weekly", ["monday"])
     assert (subscription.hour, subscription.minute, subscription.timezone) == (9, 0, "America/Los_Angeles")
     local = subscription.next_delivery_at.astimezone(LA)
@@ -326,19 +326,20 @@ async def test_paused_by_shows_a_mention_and_other_reasons_stay_escaped(env, db)
 async def test_two_send_now_clicks_at_once_make_one_delivery(env, db, monkeypatch):
     import asyncio
 
-    from bot import commands, store
+    from bot import commands
     from bot.installation_store import find_workspace
+    from core import subscriptions as lifecycle
 
     await env.driver.command("connect demo")
     first = await _subscribe(env)
-    original = store.pending_manual_delivery
+    original = lifecycle.pending_manual_delivery
 
     async def slow_check(session, subscription):
         found = await original(session, subscription)
         await asyncio.sleep(0.3)  # widen the gap between the check and the insert
         return found
 
-    monkeypatch.setattr(store, "pending_manual_delivery", slow_check)
+    monkeypatch.setattr(lifecycle, "pending_manual_delivery", slow_check)
     async with db.session() as session:
         workspace = await find_workspace(session, "T1")
 

@@ -11,7 +11,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot import SlackSender
+from bot.delivery import ChannelPacer
 from bot.installation_store import find_workspace
+from core.delivery import Image as ReportImage
+from core.delivery import Outcome, Report
 from core.models import Subscription
 from core.schedule_phrases import parse_schedule
 from core.subscriptions import create_subscription, demo_connection
@@ -40,7 +43,7 @@ async def make_subscription(db, *, channel="C1", in_thread=True, team_id="T1") -
         subscription = await create_subscription(
             session, connection=connection, content_type="dashboard", content_ref="42",
             schedule=parse_schedule("weekly", "Europe/London"), title="Product overview", target_type="slack",
-            slack_channel_id=channel, created_by="UCREATOR", workspace_id=workspace.id,
+            slack_channel_id=channel, created_by_slack_user="UCREATOR", workspace_id=workspace.id,
         )
         subscription.slack_images_in_thread = in_thread
         return subscription.id
@@ -52,11 +55,21 @@ async def dashboard_tiles() -> list[tuple[str, bytes]]:
     return [(t.insight.name, png((i * 20 % 255, 80, 160))) for i, t in enumerate(tiles)]
 
 
-async def send(env, subscription_id, images):
-    return await SlackSender(env.database, env.settings).send(
-        subscription_id, title="Product overview", posthog_url="https://demo.posthog.example/project/1/dashboard/42",
-        schedule_summary="every Monday at 09:00 (Europe/London)", next_delivery=None, images=images,
+async def report(env, subscription_id, images, *, title="Product overview") -> Report:
+    async with env.database.session() as session:
+        subscription = await session.get(Subscription, subscription_id)
+    return Report(
+        subscription=subscription, address=subscription.slack_channel_id, title=title,
+        posthog_url="https://demo.posthog.example/project/1/dashboard/42",
+        schedule_summary="every Monday at 09:00 (Europe/London)", content=None,
+        images=[ReportImage(name, data) for name, data in images],
     )
+
+
+async def send(env, subscription_id, images, *, resume=None, sender=None, title="Product overview") -> Outcome:
+    sender = sender or SlackSender(env.database, env.settings)
+    [outcome] = await sender.send([await report(env, subscription_id, images, title=title)], resume)
+    return outcome
 
 
 async def test_dashboard_delivery_posts_parent_then_uploads_every_tile_into_its_thread(env, db):
@@ -66,7 +79,7 @@ async def test_dashboard_delivery_posts_parent_then_uploads_every_tile_into_its_
 
     outcome = await send(env, subscription_id, images)
 
-    assert outcome.status == "sent" and outcome.message_ts and not outcome.transient
+    assert outcome.status == "sent" and outcome.external_id and not outcome.transient
     [parent] = env.slack.calls_to("chat.postMessage")
     assert parent.params["channel"] == "C1"
     assert parent.token == "xoxb-t1-token"
@@ -83,7 +96,7 @@ async def test_dashboard_delivery_posts_parent_then_uploads_every_tile_into_its_
     assert sorted(completed_ids) == sorted(c.params["file_id"] for c in uploaded)
     for call in completed:
         assert call.params["channel_id"] == "C1"
-        assert call.params["thread_ts"] == outcome.message_ts
+        assert call.params["thread_ts"] == outcome.external_id
     titles = [f["title"] for c in completed for f in json.loads(c.params["files"])]
     assert titles == [name for name, _ in images]
     # Never the legacy upload, never public links.
@@ -122,11 +135,14 @@ async def test_not_in_channel_joins_and_retries(env, db):
 async def test_configuration_errors_pause_and_tell_the_creator(env, db, error):
     subscription_id = await make_subscription(db)
     env.slack.script("chat.postMessage", {"ok": False, "error": error})
-    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))])
-    assert (outcome.status, outcome.error, outcome.transient, outcome.paused) == ("failed", error, False, True)
+    sender = SlackSender(env.database, env.settings)
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))], sender=sender)
+    assert (outcome.status, outcome.error, outcome.transient) == ("failed", error, False)
+    assert error in outcome.pause_reason
     async with db.session() as session:
         subscription = await session.get(Subscription, subscription_id)
-    assert subscription.enabled is False and error in subscription.paused_reason
+    assert subscription.enabled is True  # the sender only reports; the pipeline pauses (test_scheduler_pipeline)
+    await sender.notify_creator(subscription, outcome.pause_reason)
     dm = env.slack.calls_to("chat.postMessage")[-1]
     assert dm.params["channel"] == "UCREATOR"
     assert f"#{subscription_id}" in dm.params["text"] and error in dm.params["text"]
@@ -137,7 +153,7 @@ async def test_server_errors_are_transient_and_do_not_pause(env, db):
     subscription_id = await make_subscription(db)
     env.slack.script("chat.postMessage", Reply(503, body={"ok": False, "error": "service_unavailable"}))
     outcome = await send(env, subscription_id, [])
-    assert outcome.status == "failed" and outcome.transient is True and outcome.paused is False
+    assert outcome.status == "failed" and outcome.transient is True and outcome.pause_reason is None
     async with db.session() as session:
         assert (await session.get(Subscription, subscription_id)).enabled is True
 
@@ -147,12 +163,10 @@ async def test_a_retry_after_a_failed_upload_does_not_post_the_parent_twice(env,
     images = (await dashboard_tiles())[:2]
     env.slack.script("files.getUploadURLExternal", Reply(503, body={"ok": False, "error": "service_unavailable"}))
     first = await send(env, subscription_id, images)
-    assert first.status == "failed" and first.transient and first.message_ts
+    assert first.status == "failed" and first.transient and first.external_id
 
-    second = await SlackSender(env.database, env.settings).send(
-        subscription_id, title="Product overview", images=images, parent_ts=first.message_ts
-    )
-    assert second.status == "sent" and second.message_ts == first.message_ts
+    second = await send(env, subscription_id, images, resume=Outcome("failed", external_id=first.external_id))
+    assert second.status == "sent" and second.external_id == first.external_id
     assert len(env.slack.calls_to("chat.postMessage")) == 1
     assert len(env.slack.calls_to("files.completeUploadExternal")) >= 1
     assert len(env.slack.calls_to("upload")) == len(images)
@@ -165,13 +179,31 @@ async def test_unreachable_slack_is_transient(env, db):
     assert outcome.status == "failed" and outcome.transient is True
 
 
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 async def test_messages_to_one_channel_are_paced(env, db):
     first = await make_subscription(db)
-    second = await make_subscription(db)
-    started = time.monotonic()
-    for subscription_id in (first, second):
-        assert (await send(env, subscription_id, [])).status == "sent"
-    assert time.monotonic() - started >= 0.9
+    second = await make_subscription(db, channel="C2")
+    third = await make_subscription(db)
+    clock = FakeClock()
+    sender = SlackSender(env.database, env.settings, pacer=ChannelPacer(clock=clock, sleep=clock.sleep))
+    for subscription_id in (first, second, third):
+        assert (await send(env, subscription_id, [], sender=sender)).status == "sent"
+    # C1's second message waits a second; C2's first does not wait for C1.
+    assert clock.slept == [pytest.approx(1.0)]
 
 
 async def test_rotating_token_is_refreshed_when_near_expiry(db):
@@ -235,7 +267,8 @@ async def test_a_server_error_without_slacks_json_is_transient(env, db, body, co
     subscription_id = await make_subscription(db)
     env.slack.script("chat.postMessage", Reply(502, body=body, content_type=content_type))
     outcome = await send(env, subscription_id, [])
-    assert (outcome.status, outcome.error, outcome.transient, outcome.paused) == ("failed", "http_502", True, False)
+    assert (outcome.status, outcome.error, outcome.transient) == ("failed", "http_502", True)
+    assert outcome.pause_reason is None
     async with db.session() as session:
         assert (await session.get(Subscription, subscription_id)).enabled is True
 
@@ -245,19 +278,16 @@ async def test_a_resume_uploads_only_the_images_not_yet_in_slack(env, db):
     images = [(f"Tile {i}", png((i * 10, 80, 160))) for i in range(12)]  # two completions: 10 + 2
     env.slack.script("files.completeUploadExternal", None, Reply(503, body={"ok": False, "error": "internal_error"}))
     first = await send(env, subscription_id, images)
-    assert first.status == "failed" and first.transient and first.message_ts
-    assert first.images_done == 10
+    assert first.status == "failed" and first.transient and first.external_id
+    assert first.progress == 10
 
-    second = await SlackSender(env.database, env.settings).send(
-        subscription_id, title="Product overview", images=images, parent_ts=first.message_ts,
-        images_done=first.images_done,
-    )
-    assert second.status == "sent" and second.message_ts == first.message_ts and second.images_done == 12
+    second = await send(env, subscription_id, images, resume=first)
+    assert second.status == "sent" and second.external_id == first.external_id and second.progress == 12
     assert len(env.slack.calls_to("chat.postMessage")) == 1
     completed = env.slack.calls_to("files.completeUploadExternal")
     titles = [[f["title"] for f in json.loads(c.params["files"])] for c in completed]
     assert titles == [[f"Tile {i}" for i in range(10)], ["Tile 10", "Tile 11"], ["Tile 10", "Tile 11"]]
-    assert all(c.params["thread_ts"] == first.message_ts for c in completed)
+    assert all(c.params["thread_ts"] == first.external_id for c in completed)
 
 
 async def test_a_resume_whose_token_cannot_be_had_keeps_the_earlier_progress(env, db):
@@ -271,19 +301,15 @@ async def test_a_resume_whose_token_cannot_be_had_keeps_the_earlier_progress(env
             row.bot_refresh_token, row.bot_token_expires_at = "xoxe-refresh", utcnow() + timedelta(minutes=1)
     env.settings.slack_client_id, env.settings.slack_client_secret = "111.222", "shh"
     env.slack.script("oauth.v2.access", Reply(503, body="upstream down"))
-    outcome = await SlackSender(env.database, env.settings).send(
-        subscription_id, title="Product overview", images=[("one", png((1, 2, 3)))] * 3, parent_ts="123.456",
-        images_done=2,
-    )
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))] * 3,
+                         resume=Outcome("failed", external_id="123.456", progress=2))
     assert outcome.status == "failed" and outcome.transient
-    assert (outcome.message_ts, outcome.images_done) == ("123.456", 2)
+    assert (outcome.external_id, outcome.progress) == ("123.456", 2)
 
 
 async def test_the_fallback_text_of_a_delivered_message_is_escaped(env, db):
     subscription_id = await make_subscription(db)
-    outcome = await SlackSender(env.database, env.settings).send(
-        subscription_id, title="<!channel> Revenue & <https://evil.example|costs>", images=[]
-    )
+    outcome = await send(env, subscription_id, [], title="<!channel> Revenue & <https://evil.example|costs>")
     assert outcome.status == "sent"
     [parent] = env.slack.calls_to("chat.postMessage")
     assert parent.params["text"].startswith("&lt;!channel&gt; Revenue &amp; &lt;https://evil.example|costs&gt;")

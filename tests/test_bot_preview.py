@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from render import Renderer
 from tests.standins.slack_api import start_bot
 
 
 @pytest.fixture
 async def env(db):
-    env = await start_bot(db, renderer_factory=lambda: Renderer(pool_size=1))
+    env = await start_bot(db, renderer_factory=lambda: Renderer(Settings(), pool_size=1))
     await env.install("T1")
     await env.driver.command("connect demo")
     yield env
     await env.close()
 
 
+@pytest.mark.browser
 async def test_preview_of_an_insight_is_uploaded_to_the_users_dm(env):
     answer = await env.driver.command("preview insight dm-pgvw", user_id="U1")
     assert "Rendering insight dm-pgvw" in answer.text

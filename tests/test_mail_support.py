@@ -8,8 +8,9 @@ from email.message import EmailMessage
 
 from PIL import Image, ImageDraw
 
+from core.delivery import Image as ReportImage
 from core.settings import Settings
-from mail import EmailReport, ReportImage
+from mail import EmailReport
 from posthog_api.content import ChartKind, Dashboard, Insight, Tile
 
 

@@ -34,7 +34,7 @@ from tests.database import empty_tables
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")  # every test shares the module's renderer and its loop
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]  # one shared renderer and loop
 
 TEAM = "T1"
 TOKEN = "xoxb-t1-token"
@@ -122,7 +122,8 @@ class Env:
                 session, connection=connection, content_type=content_type, content_ref=ref,
                 schedule=parse_schedule(phrase, tz, today=self.clock().date()), title=title,
                 target_type="slack" if channel else "email", slack_channel_id=channel,
-                email_recipients=recipients, created_by=created_by, workspace_id=self.workspace_id,
+                email_recipients=recipients, workspace_id=self.workspace_id,
+                **({"created_by_email": created_by} if "@" in created_by else {"created_by_slack_user": created_by}),
                 now=self.clock(),
             )
             return subscription.id
@@ -154,7 +155,7 @@ class Env:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def renderer() -> AsyncIterator[Renderer]:
-    async with Renderer(pool_size=1, settings=Settings(render_scale=1.0)) as shared:
+    async with Renderer(Settings(render_scale=1.0), pool_size=1) as shared:
         yield shared
 
 
@@ -206,7 +207,7 @@ async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterat
     clock = Clock(datetime(2026, 1, 5, 8, 30, tzinfo=UTC))  # a Monday, half an hour before 09:00 UTC
     try:
         async with scheduler_service(settings, db, renderer=renderer, clock=clock, worker_id="test") as service:
-            service.pipeline.retry_base_seconds = 0.05  # keep retries of transient failures short
+            service.pipeline.sleep = no_wait  # retries of transient failures are counted, not waited for
             yield Env(db, settings, slack, smtp, clock, service, *ids)
             await service.stop(timeout=5)
     finally:
@@ -216,6 +217,10 @@ async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterat
 
 
 NINE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+async def no_wait(_seconds: float) -> None:
+    await asyncio.sleep(0)
 
 
 # --- grouping and fan-out ----------------------------------------------------------------------------------
@@ -478,7 +483,7 @@ async def test_a_connection_whose_key_cannot_be_decrypted_fails_alone(env: Env) 
         subscription = await create_subscription(
             session, connection=acme, content_type="dashboard", content_ref="7",
             schedule=parse_schedule("daily at 9:00", "UTC", today=env.clock().date()),
-            target_type="email", email_recipients=["bob@example.com"], created_by=CREATOR,
+            target_type="email", email_recipients=["bob@example.com"], created_by_slack_user=CREATOR,
             workspace_id=env.workspace_id, now=env.clock(),
         )
         broken = subscription.id
