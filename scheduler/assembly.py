@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from render import Renderer
 from scheduler.claiming import ClaimPolicy
 from scheduler.content import ContentRenderer
 from scheduler.notices import CreatorNotifier
-from scheduler.pipeline import Pipeline
+from scheduler.pipeline import ContentLoader, Pipeline
 from scheduler.service import SchedulerService, default_worker_id
 
 # Who retries what (core/retry.py): the pipeline retries Slack sends, resuming where they stopped; mail/
@@ -36,7 +37,7 @@ def claim_policy(settings: Settings, worker_id: str | None = None) -> ClaimPolic
 def build_pipeline(
     settings: Settings,
     database: Database,
-    renderer: Renderer,
+    load_content: ContentLoader,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     email_transport=None,
@@ -45,7 +46,7 @@ def build_pipeline(
     slack = SlackSender(database, settings)
     return Pipeline(
         database=database,
-        load_content=ContentRenderer(renderer, settings),
+        load_content=load_content,
         senders={"slack": slack, "email": EmailSender(settings, transport=email_transport)},
         clock=clock,
         send_retries=dict(SEND_RETRIES),
@@ -64,12 +65,19 @@ async def scheduler_service(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     worker_id: str | None = None,
     email_transport=None,
+    load_content: ContentLoader | None = None,
 ) -> AsyncIterator[SchedulerService]:
-    """A ready SchedulerService (not started); owns a Renderer unless one is given."""
+    """A ready SchedulerService (not started). Content is fetched and drawn by `load_content`, or else by a
+    `ContentRenderer` on `renderer` (a Renderer of its own when none is given)."""
     policy = claim_policy(settings, worker_id)
-    async with _renderer(renderer, settings) as active:
+    async with contextlib.AsyncExitStack() as stack:
+        if load_content is None:
+            if renderer is None:
+                renderer = await stack.enter_async_context(Renderer(settings))
+            load_content = ContentRenderer(renderer, settings)
         pipeline = build_pipeline(
-            settings, database, active, clock=clock, email_transport=email_transport, worker_id=policy.worker_id
+            settings, database, load_content, clock=clock, email_transport=email_transport,
+            worker_id=policy.worker_id,
         )
         try:
             yield SchedulerService(
@@ -86,11 +94,3 @@ async def scheduler_service(
         finally:
             await pipeline.aclose()
 
-
-@asynccontextmanager
-async def _renderer(given: Renderer | None, settings: Settings) -> AsyncIterator[Renderer]:
-    if given is not None:
-        yield given
-        return
-    async with Renderer(settings) as renderer:
-        yield renderer

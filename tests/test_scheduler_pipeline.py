@@ -1,21 +1,26 @@
 """The delivery pipeline end to end: claim, fetch and render once, fan out to Slack and email, record, retry.
 
-Everything is real: the database under test, Chromium (one renderer shared by the module), the Slack Web API
-stand-in and an SMTP server on loopback. Time is a clock the tests move by hand; the scheduler service's
-`tick()` claims what is due at that moment and the pipeline sends it.
+Everything is real: the database under test, the demo PostHog project, the Slack Web API stand-in and an SMTP
+server on loopback. Images are fixed PNGs drawn by `FixedImages` (one per insight or tile, as the renderer
+gives them), except in the tests marked `browser`, which draw them in Chromium (one renderer for the module).
+Time is a clock the tests move by hand; the scheduler service's `tick()` claims what is due at that moment and
+the pipeline sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from PIL import Image as PILImage
 from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -23,18 +28,21 @@ from sqlalchemy.orm import selectinload
 from bot import DatabaseInstallationStore
 from bot.installation_store import find_workspace
 from core.db import Database
+from core.delivery import Image
 from core.models import Delivery, PostHogConnection, Subscription
 from core.schedule_phrases import parse_schedule
 from core.settings import Settings
 from core.subscriptions import create_subscription, demo_connection
+from posthog_api import ContentRef, Insight, fetch
 from render import Renderer
 from scheduler.assembly import scheduler_service
+from scheduler.pipeline import Rendered
 from scheduler.service import SchedulerService
 from tests.database import empty_tables
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]  # one shared renderer and loop
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # one shared renderer and loop
 
 TEAM = "T1"
 TOKEN = "xoxb-t1-token"
@@ -153,6 +161,28 @@ class Env:
 # --- fixtures ----------------------------------------------------------------------------------------------
 
 
+def _png() -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (8, 6), (29, 74, 255)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PNG = _png()  # what is sent matters here, not how it looks
+
+
+class FixedImages:
+    """The pipeline's content loader without a browser: the real fetch, then one fixed PNG per image."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
+        content = await fetch(connection, ref.kind, ref.ref, self.settings)
+        if isinstance(content, Insight):
+            return Rendered(content, [Image(content.name, PNG, content.url)])
+        return Rendered(content, [Image(tile.title, PNG, content.url) for tile in content.tiles])
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def renderer() -> AsyncIterator[Renderer]:
     async with Renderer(Settings(render_scale=1.0), pool_size=1) as shared:
@@ -195,8 +225,9 @@ async def install_workspace(database: Database, slack: SlackStandIn, team: str =
     slack.add_token(token, team_id=team, bot_user_id=f"UBOT{team}", bot_id=f"B{team}")
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterator[Env]:
+@asynccontextmanager
+async def make_env(db: Database, smtp: SmtpServer, **drawing) -> AsyncIterator[Env]:
+    """The scheduler service on the stand-ins; `drawing` is `load_content=...` or `renderer=...`."""
     slack = await SlackWithChannels().start()
     settings = pipeline_settings(db, slack, smtp)
     await install_workspace(db, slack)
@@ -205,8 +236,9 @@ async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterat
         connection = await demo_connection(session, workspace.id)
         ids = (connection.id, workspace.id)
     clock = Clock(datetime(2026, 1, 5, 8, 30, tzinfo=UTC))  # a Monday, half an hour before 09:00 UTC
+    drawing = drawing or {"load_content": FixedImages(settings)}
     try:
-        async with scheduler_service(settings, db, renderer=renderer, clock=clock, worker_id="test") as service:
+        async with scheduler_service(settings, db, clock=clock, worker_id="test", **drawing) as service:
             service.pipeline.sleep = no_wait  # retries of transient failures are counted, not waited for
             yield Env(db, settings, slack, smtp, clock, service, *ids)
             await service.stop(timeout=5)
@@ -214,6 +246,18 @@ async def env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterat
         for event in slack.hold.values():
             event.set()
         await slack.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def env(db: Database, smtp: SmtpServer) -> AsyncIterator[Env]:
+    async with make_env(db, smtp) as built:
+        yield built
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser_env(db: Database, smtp: SmtpServer, renderer: Renderer) -> AsyncIterator[Env]:
+    async with make_env(db, smtp, renderer=renderer) as built:
+        yield built
 
 
 NINE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -226,7 +270,9 @@ async def no_wait(_seconds: float) -> None:
 # --- grouping and fan-out ----------------------------------------------------------------------------------
 
 
-async def test_one_dashboard_is_rendered_once_and_every_target_receives_it_once(env: Env) -> None:
+@pytest.mark.browser
+async def test_one_dashboard_is_rendered_once_and_every_target_receives_it_once(browser_env: Env) -> None:
+    env = browser_env
     slack_subs = [await env.subscribe(channel=c) for c in ("C1", "C2", "C3")]
     email_subs = [
         await env.subscribe(recipients=["ada@example.com", "bob@example.com"]),
