@@ -17,23 +17,19 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.types import Text, TypeDecorator
 
-from core.settings import VAR_DIR, get_settings
+from core.settings import get_settings
 
 
 class SecretKeyError(RuntimeError):
     pass
 
 
-def _generated_key_file() -> Path:
-    return VAR_DIR / "secret.key"
-
-
-def load_secret_keys(configured: str) -> list[str]:
-    """The configured keys, or a key generated once into var/secret.key for single-machine set-ups."""
+def load_secret_keys(configured: str, generated_key_file: Path) -> list[str]:
+    """The configured keys, or a key generated once into `generated_key_file` for single-machine set-ups."""
     keys = [k.strip() for k in configured.split(",") if k.strip()]
     if keys:
         return keys
-    path = _generated_key_file()
+    path = generated_key_file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under another name, then linked into place: a process starting at the same moment
@@ -61,7 +57,10 @@ def _fernet_for(key: str) -> Fernet:
 
 @lru_cache
 def cipher() -> MultiFernet:
-    return MultiFernet([_fernet_for(k) for k in load_secret_keys(get_settings().secret_key)])
+    # The one setting read from the process's settings rather than passed in: a column type has no caller to
+    # pass it, and every process of a deployment must use the same keys anyway.
+    settings = get_settings()
+    return MultiFernet([_fernet_for(k) for k in load_secret_keys(settings.secret_key, settings.generated_key_file)])
 
 
 def encrypt(plaintext: str) -> str:

@@ -6,25 +6,31 @@ The defaults are the embedded ones: SQLite, the bundled demo PostHog project, an
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-VAR_DIR = Path(os.environ.get("POSTHOG_EXPORTS_VAR_DIR", "var"))
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     # --- service ---
+    var_dir: Path = Field(
+        Path("var"),
+        validation_alias=AliasChoices("var_dir", "posthog_exports_var_dir"),
+        description="Folder of the service's own files: the default SQLite database, the generated secret key "
+        "and the outbox (also read from `POSTHOG_EXPORTS_VAR_DIR`).",
+    )
     database_url: str = Field(
-        f"sqlite+aiosqlite:///{VAR_DIR}/posthog-exports.db",
+        "",
         description="SQLAlchemy URL. SQLite (aiosqlite) for a single process; "
-        "`postgresql+asyncpg://user@host/db` for production and for several processes.",
+        "`postgresql+asyncpg://user@host/db` for production and for several processes. Empty: "
+        "`sqlite+aiosqlite:///VAR_DIR/posthog-exports.db`.",
     )
     secret_key: str = Field(
         "",
@@ -71,7 +77,9 @@ class Settings(BaseSettings):
         description="How email leaves: `outbox` (`.eml` files in `OUTBOX_DIR`), `smtp` (the `SMTP_*` server) "
         "or `ses` (Amazon SES v2, credentials from the usual AWS sources).",
     )
-    outbox_dir: Path = Field(VAR_DIR / "outbox", description="Folder the `outbox` transport writes `.eml` files to.")
+    outbox_dir: Path | None = Field(
+        None, description="Folder the `outbox` transport writes `.eml` files to. Empty: `VAR_DIR/outbox`."
+    )
     email_from: str = Field(
         "PostHog Exports <reports@localhost>", description="From address of every email, e.g. `Reports <r@acme.com>`."
     )
@@ -136,6 +144,20 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         60.0, description="On SIGTERM, running deliveries get this long to finish before they are released."
     )
+
+
+    @model_validator(mode="after")
+    def _files_in_var_dir(self) -> Settings:
+        # Derived here, not at import: a Settings built for a test or another process gets its own folder.
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir}/posthog-exports.db"
+        if self.outbox_dir is None:
+            self.outbox_dir = self.var_dir / "outbox"
+        return self
+
+    @property
+    def generated_key_file(self) -> Path:
+        return self.var_dir / "secret.key"
 
 
 @lru_cache

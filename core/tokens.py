@@ -15,7 +15,7 @@ import hmac
 import time
 
 from core.crypto import load_secret_keys
-from core.settings import Settings, get_settings
+from core.settings import Settings
 
 UNSUBSCRIBE = "unsubscribe/v1"
 UNDO = "unsubscribe-undo/v1"
@@ -39,16 +39,16 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _keys(settings: Settings | None) -> list[bytes]:
-    return [_derived_key(k) for k in load_secret_keys((settings or get_settings()).secret_key)]
+def _keys(settings: Settings) -> list[bytes]:
+    return [_derived_key(k) for k in load_secret_keys(settings.secret_key, settings.generated_key_file)]
 
 
-def sign(purpose: str, payload: str, *, settings: Settings | None = None) -> str:
+def sign(purpose: str, payload: str, *, settings: Settings) -> str:
     data = payload.encode()
     return f"{_b64encode(data)}.{_b64encode(_mac(_keys(settings)[0], purpose, data))}"
 
 
-def verify(purpose: str, token: str, *, settings: Settings | None = None) -> str | None:
+def verify(purpose: str, token: str, *, settings: Settings) -> str | None:
     """The payload of a genuine token for `purpose`, or None for anything else (never raises)."""
     if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 1:
         return None
@@ -69,7 +69,7 @@ def verify(purpose: str, token: str, *, settings: Settings | None = None) -> str
 # --- unsubscribe links ---------------------------------------------------------------------------------
 
 
-def unsubscribe_token(subscription_ids: int | list[int], address: str, *, settings: Settings | None = None) -> str:
+def unsubscribe_token(subscription_ids: int | list[int], address: str, *, settings: Settings) -> str:
     """A token that removes `address` from these subscriptions (one, or every one of a digest email)."""
     ids = sorted({subscription_ids} if isinstance(subscription_ids, int) else set(subscription_ids))
     if not ids:
@@ -77,7 +77,7 @@ def unsubscribe_token(subscription_ids: int | list[int], address: str, *, settin
     return sign(UNSUBSCRIBE, f"{','.join(map(str, ids))}\n{address}", settings=settings)
 
 
-def read_unsubscribe_token(token: str, *, settings: Settings | None = None) -> tuple[list[int], str] | None:
+def read_unsubscribe_token(token: str, *, settings: Settings) -> tuple[list[int], str] | None:
     """(subscription ids, address) of a genuine unsubscribe token, or None."""
     payload = verify(UNSUBSCRIBE, token, settings=settings)
     if payload is None or "\n" not in payload:
@@ -96,7 +96,7 @@ UNDO_SECONDS = 3600  # an undo button works for an hour after the unsubscribe it
 
 
 def undo_token(subscription_ids: list[int], address: str, *, now: float | None = None,
-               settings: Settings | None = None) -> str:
+               settings: Settings) -> str:
     """A token that puts `address` back on exactly the subscriptions an unsubscribe just removed it from.
 
     Unlike unsubscribe links it expires, and it is only handed out by the page that did the removal, so an old
@@ -107,7 +107,7 @@ def undo_token(subscription_ids: list[int], address: str, *, now: float | None =
 
 
 def read_undo_token(token: str, *, now: float | None = None,
-                    settings: Settings | None = None) -> tuple[list[int], str] | None:
+                    settings: Settings) -> tuple[list[int], str] | None:
     """(subscription ids, address) of a genuine, unexpired undo token, or None."""
     payload = verify(UNDO, token, settings=settings)
     if payload is None or payload.count("\n") != 2:

@@ -160,7 +160,7 @@ async def undo(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application, database: Database, *, settings: Settings | None = None) -> None:
+def add_routes(app: web.Application, database: Database, *, settings: Settings) -> None:
     """Mount the unsubscribe pages on the service's aiohttp application."""
     app[DATABASE_KEY] = database
     app[SETTINGS_KEY] = settings

@@ -16,6 +16,7 @@ from mail.transports import OutboxTransport
 from tests.test_mail_support import insight_report, mail_settings, noise_png
 
 RECIPIENTS = ["ada@example.com", "bob@example.com", "cy@example.com"]
+SETTINGS = mail_settings()
 
 
 async def make_subscription(db: Database, recipients: list[str], title: str = "Weekly signups") -> int:
@@ -40,14 +41,14 @@ async def load(db: Database, subscription_id: int) -> Subscription:
 @pytest.fixture
 async def client(db: Database):
     app = web.Application()
-    add_routes(app, db)
+    add_routes(app, db, settings=SETTINGS)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield client
 
 
 async def test_get_shows_a_confirmation_and_changes_nothing(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
-    response = await client.get(f"/unsubscribe/{unsubscribe_token(sid, 'bob@example.com')}")
+    response = await client.get(f"/unsubscribe/{unsubscribe_token(sid, 'bob@example.com', settings=SETTINGS)}")
     body = await response.text()
     assert response.status == 200
     assert "bob@example.com" in body and "Weekly signups" in body and 'method="post"' in body
@@ -62,7 +63,7 @@ def undo_field(page: str) -> dict[str, str]:
 
 async def test_post_removes_exactly_one_recipient_and_undo_restores_it(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
-    token = unsubscribe_token(sid, "bob@example.com")
+    token = unsubscribe_token(sid, "bob@example.com", settings=SETTINGS)
 
     response = await client.post(f"/unsubscribe/{token}", data={})
     body = await response.text()
@@ -87,7 +88,7 @@ async def test_post_removes_exactly_one_recipient_and_undo_restores_it(db, clien
 async def test_rfc8058_one_click_post(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
     response = await client.post(
-        f"/unsubscribe/{unsubscribe_token(sid, 'Ada@Example.com')}",
+        f"/unsubscribe/{unsubscribe_token(sid, 'Ada@Example.com', settings=SETTINGS)}",
         data="List-Unsubscribe=One-Click",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
@@ -110,7 +111,7 @@ async def test_one_click_header_of_a_sent_email_works(db, client, tmp_path) -> N
 
 async def test_a_token_edited_by_one_character_is_refused(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
-    token = unsubscribe_token(sid, "bob@example.com")
+    token = unsubscribe_token(sid, "bob@example.com", settings=SETTINGS)
     middle = len(token) // 3
     edited = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
     for method in ("get", "post"):
@@ -123,13 +124,13 @@ async def test_a_token_edited_by_one_character_is_refused(db, client) -> None:
 
 
 async def test_unknown_subscription_is_404(db, client) -> None:
-    response = await client.post(f"/unsubscribe/{unsubscribe_token(999_999, 'bob@example.com')}")
+    response = await client.post(f"/unsubscribe/{unsubscribe_token(999_999, 'bob@example.com', settings=SETTINGS)}")
     assert response.status == 404 and "no longer exists" in await response.text()
 
 
 async def test_removing_the_last_recipient_disables_the_subscription_and_undo_enables_it(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com"])
-    token = unsubscribe_token(sid, "ada@example.com")
+    token = unsubscribe_token(sid, "ada@example.com", settings=SETTINGS)
     response = await client.post(f"/unsubscribe/{token}")
     assert response.status == 200
     subscription = await load(db, sid)
@@ -145,7 +146,7 @@ async def test_removing_the_last_recipient_disables_the_subscription_and_undo_en
 
 async def test_undo_does_not_enable_a_subscription_paused_for_another_reason(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com"])
-    token = unsubscribe_token(sid, "ada@example.com")
+    token = unsubscribe_token(sid, "ada@example.com", settings=SETTINGS)
     response = await client.post(f"/unsubscribe/{token}")
     async with db.transaction() as session:
         (await session.get(Subscription, sid)).paused_reason = "Dashboard 42 was not found in project 'Acme'"
@@ -157,9 +158,9 @@ async def test_undo_does_not_enable_a_subscription_paused_for_another_reason(db,
 async def test_a_token_for_one_subscription_cannot_unsubscribe_from_another(db, client) -> None:
     a = await make_subscription(db, RECIPIENTS, title="A")
     b = await make_subscription(db, RECIPIENTS, title="B")
-    token_a = unsubscribe_token(a, "bob@example.com")
+    token_a = unsubscribe_token(a, "bob@example.com", settings=SETTINGS)
     # Splice A's signature onto B's payload: refused.
-    payload_b = unsubscribe_token(b, "bob@example.com").split(".")[0]
+    payload_b = unsubscribe_token(b, "bob@example.com", settings=SETTINGS).split(".")[0]
     assert (await client.post(f"/unsubscribe/{payload_b}.{token_a.split('.')[1]}")).status == 400
     assert (await client.post(f"/unsubscribe/{token_a}")).status == 200
     assert (await load(db, a)).email_recipients == ["ada@example.com", "cy@example.com"]
@@ -170,9 +171,10 @@ async def test_digest_token_unsubscribes_from_every_report_in_it(db, client) -> 
     a = await make_subscription(db, RECIPIENTS, title="A")
     b = await make_subscription(db, RECIPIENTS, title="B")
     c = await make_subscription(db, RECIPIENTS, title="C")
-    response = await client.get(f"/unsubscribe/{unsubscribe_token([a, b], 'ada@example.com')}")
+    response = await client.get(f"/unsubscribe/{unsubscribe_token([a, b], 'ada@example.com', settings=SETTINGS)}")
     assert "these 2 reports" in await response.text()
-    assert (await client.post(f"/unsubscribe/{unsubscribe_token([a, b], 'ada@example.com')}")).status == 200
+    both = unsubscribe_token([a, b], "ada@example.com", settings=SETTINGS)
+    assert (await client.post(f"/unsubscribe/{both}")).status == 200
     assert "ada@example.com" not in (await load(db, a)).email_recipients
     assert "ada@example.com" not in (await load(db, b)).email_recipients
     assert (await load(db, c)).email_recipients == RECIPIENTS
@@ -180,13 +182,13 @@ async def test_digest_token_unsubscribes_from_every_report_in_it(db, client) -> 
 
 async def test_already_unsubscribed_page(db, client) -> None:
     sid = await make_subscription(db, ["ada@example.com", "bob@example.com"])
-    response = await client.get(f"/unsubscribe/{unsubscribe_token(sid, 'zed@example.com')}")
+    response = await client.get(f"/unsubscribe/{unsubscribe_token(sid, 'zed@example.com', settings=SETTINGS)}")
     assert response.status == 200 and "already unsubscribed" in await response.text()
 
 
 async def test_an_old_link_cannot_put_back_someone_the_owner_removed(db, client) -> None:
     sid = await make_subscription(db, RECIPIENTS)
-    token = unsubscribe_token(sid, "bob@example.com")  # from an email Bob received before
+    token = unsubscribe_token(sid, "bob@example.com", settings=SETTINGS)  # from an email Bob received before
     async with db.transaction() as session:
         (await session.get(Subscription, sid)).email_recipients = ["ada@example.com", "cy@example.com"]
 
@@ -201,7 +203,8 @@ async def test_an_old_link_cannot_put_back_someone_the_owner_removed(db, client)
 async def test_an_undo_button_expires_after_an_hour(db) -> None:
     from core.tokens import UNDO_SECONDS, read_undo_token, undo_token
 
-    token = undo_token([3], "bob@example.com", now=1_000_000.0)
-    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS - 1) == ([3], "bob@example.com")
-    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS + 1) is None
-    assert read_undo_token(unsubscribe_token(3, "bob@example.com")) is None  # another purpose
+    token = undo_token([3], "bob@example.com", now=1_000_000.0, settings=SETTINGS)
+    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS - 1, settings=SETTINGS) == ([3], "bob@example.com")
+    assert read_undo_token(token, now=1_000_000.0 + UNDO_SECONDS + 1, settings=SETTINGS) is None
+    another_purpose = unsubscribe_token(3, "bob@example.com", settings=SETTINGS)
+    assert read_undo_token(another_purpose, settings=SETTINGS) is None
