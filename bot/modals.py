@@ -9,7 +9,7 @@ from typing import Any
 from core.models import PostHogConnection, Subscription
 from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
-from core.subscriptions import apply_schedule, schedule_of
+from core.subscriptions import edit, schedule_of
 from posthog_api import InvalidReference, check_connection, parse_posthog_reference, save_connection
 
 from . import store
@@ -206,14 +206,8 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
 
 async def save_edit(session, subscription: Subscription, values: dict[str, Any], schedule: Schedule,
                     title: str | None) -> None:
-    kind, ref = parse_posthog_reference(values["target"])
-    subscription.content_ref = str(ref)
-    if title:
-        subscription.title = title[:400]
-    if values["channel"] != subscription.slack_channel_id:
-        subscription.slack_channel_id = values["channel"]
-        subscription.slack_channel_name = None
-    apply_schedule(subscription, schedule)
+    _kind, ref = parse_posthog_reference(values["target"])
+    edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values["channel"], schedule=schedule)
 
 
 def parse_metadata(view: dict) -> int | None:

@@ -105,6 +105,27 @@ async def find_or_create_email_subscription(
     return created, True
 
 
+def edit(
+    subscription: Subscription,
+    *,
+    content_ref: str | None = None,
+    title: str | None = None,
+    slack_channel_id: str | None = None,
+    schedule: Schedule | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Change what, where or when; what is not given stays. A new schedule counts from now."""
+    if schedule is not None:
+        apply_schedule(subscription, schedule, now=now)  # validates first: a bad schedule changes nothing
+    if content_ref is not None:
+        subscription.content_ref = str(content_ref)
+    if title:
+        subscription.title = title[:400]
+    if slack_channel_id is not None and slack_channel_id != subscription.slack_channel_id:
+        subscription.slack_channel_id = slack_channel_id
+        subscription.slack_channel_name = None  # learnt again from Slack
+
+
 # --- pausing, resuming, unsubscribing ----------------------------------------------------------------------
 
 
