@@ -103,10 +103,18 @@ class SlackSender:
     """Posts reports into Slack channels. One instance per process: its pacer spaces the messages of a channel
     and its HTTP session is reused by every delivery."""
 
-    def __init__(self, database: Database, settings: Settings, *, pacer: ChannelPacer | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.database = database
         self.settings = settings
-        self.pacer = pacer or ChannelPacer()
+        self.sleep = sleep  # every wait of a delivery (pacing, Retry-After) goes through it
+        self.pacer = ChannelPacer(clock=clock, sleep=sleep)
         self.installation_store = DatabaseInstallationStore(database, client_id=settings.slack_client_id)
         self._session: aiohttp.ClientSession | None = None
 
@@ -115,7 +123,9 @@ class SlackSender:
         # URLs, uploads, completion), and a new connection for each would cost more than the calls themselves.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-        return web_client(self.settings, token, session=self._session, retry_connection_errors=False)
+        return web_client(
+            self.settings, token, session=self._session, retry_connection_errors=False, sleep=self.sleep
+        )
 
     @contextlib.asynccontextmanager
     async def opened(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -34,9 +35,15 @@ def _retry_after(response: HttpResponse) -> float | None:
 class RateLimitRetryHandler(AsyncRetryHandler):
     """Waits out HTTP 429 for Retry-After seconds (plus a little jitter), up to a cap."""
 
-    def __init__(self, max_retry_count: int = 3, max_wait: float = MAX_RETRY_AFTER_SECONDS) -> None:
+    def __init__(
+        self,
+        max_retry_count: int = 3,
+        max_wait: float = MAX_RETRY_AFTER_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait = max_wait
+        self.sleep = sleep
 
     async def _can_retry_async(
         self,
@@ -61,7 +68,7 @@ class RateLimitRetryHandler(AsyncRetryHandler):
     ) -> None:
         wait = (_retry_after(response) if response is not None else None) or 1.0
         state.next_attempt_requested = True
-        await asyncio.sleep(retry_after_delay(wait))
+        await self.sleep(retry_after_delay(wait))
         state.increment_current_attempt()
 
 
@@ -96,13 +103,14 @@ def web_client(
     *,
     session: aiohttp.ClientSession | None = None,
     retry_connection_errors: bool = True,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncWebClient:
     """A Web API client; give it a long-lived `session` to reuse connections (otherwise one per call).
 
     A 429's Retry-After is always waited out (up to a cap). Lost connections are retried here for the
     interactive paths (commands, modals); deliveries pass `retry_connection_errors=False` because the pipeline
     retries them itself, resuming where the send stopped (see core/retry.py)."""
-    handlers: list[AsyncRetryHandler] = [RateLimitRetryHandler()]
+    handlers: list[AsyncRetryHandler] = [RateLimitRetryHandler(sleep=sleep)]
     if retry_connection_errors:
         handlers.insert(0, AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return AsyncWebClient(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from bot import SlackSender
-from bot.delivery import ChannelPacer
 from bot.installation_store import find_workspace
 from core.delivery import Image as ReportImage
 from core.delivery import Outcome, Report
@@ -112,21 +110,40 @@ async def test_images_beside_the_message_when_not_in_thread(env, db):
     assert not completed.params.get("thread_ts")
 
 
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 async def test_rate_limit_is_waited_out(env, db):
     subscription_id = await make_subscription(db)
     env.slack.script("chat.postMessage", Reply(429, headers={"Retry-After": "1"}))
-    started = time.monotonic()
-    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))])
+    clock = FakeClock()
+    sender = SlackSender(env.database, env.settings, clock=clock, sleep=clock.sleep)
+    outcome = await send(env, subscription_id, [("one", png((1, 2, 3)))], sender=sender)
     assert outcome.status == "sent"
-    assert time.monotonic() - started >= 1.0
+    assert clock.slept and clock.slept[0] >= 1.0
     assert len(env.slack.calls_to("chat.postMessage")) == 2
 
 
 async def test_not_in_channel_joins_and_retries(env, db):
     subscription_id = await make_subscription(db)
     env.slack.script("chat.postMessage", {"ok": False, "error": "not_in_channel"})
-    outcome = await send(env, subscription_id, [])
+    clock = FakeClock()
+    outcome = await send(env, subscription_id, [], sender=SlackSender(env.database, env.settings, clock=clock,
+                                                                      sleep=clock.sleep))
     assert outcome.status == "sent"
+    assert clock.slept == [pytest.approx(1.0)]  # the second post into the channel is paced
     assert [c.params["channel"] for c in env.slack.calls_to("conversations.join")] == ["C1"]
     assert len(env.slack.calls_to("chat.postMessage")) == 2
 
@@ -179,27 +196,12 @@ async def test_unreachable_slack_is_transient(env, db):
     assert outcome.status == "failed" and outcome.transient is True
 
 
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 async def test_messages_to_one_channel_are_paced(env, db):
     first = await make_subscription(db)
     second = await make_subscription(db, channel="C2")
     third = await make_subscription(db)
     clock = FakeClock()
-    sender = SlackSender(env.database, env.settings, pacer=ChannelPacer(clock=clock, sleep=clock.sleep))
+    sender = SlackSender(env.database, env.settings, clock=clock, sleep=clock.sleep)
     for subscription_id in (first, second, third):
         assert (await send(env, subscription_id, [], sender=sender)).status == "sent"
     # C1's second message waits a second; C2's first does not wait for C1.
