@@ -37,7 +37,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bot import DatabaseInstallationStore  # noqa: E402
 from bot.installation_store import find_workspace  # noqa: E402
 from core import migrations  # noqa: E402
-from core.db import Database  # noqa: E402
+from core.db import Database, empty_tables  # noqa: E402
 from core.models import Delivery, DeliveryTarget  # noqa: E402
 from core.schedule_phrases import parse_schedule  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -48,13 +48,13 @@ from scheduler.assembly import build_pipeline  # noqa: E402
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions  # noqa: E402
 from scheduler.content import ContentRenderer  # noqa: E402
 from scheduler.pipeline import Pipeline  # noqa: E402
-from tests.database import empty_tables  # noqa: E402
 
 TEAM, TOKEN = "T1", "xoxb-bench-token"
 FIRST_DASHBOARD_ID = 5001
 SOURCE_DASHBOARDS = (42, 43, 44)  # the demo project's dashboards, copied round-robin
 WIDTH = 1200  # the dashboard width every grouped subscription asks for
 DUE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+STANDINS_START_SECONDS = 30  # to start, and to stop once told to
 
 
 class CopiedDashboards:
@@ -104,7 +104,17 @@ class StandIns:
             sys.executable, str(Path(__file__).with_name("standins.py")), TOKEN, TEAM,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
-        line = await process.stdout.readline()
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), STANDINS_START_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise SystemExit(
+                f"bench/standins.py did not print its addresses within {STANDINS_START_SECONDS}s"
+            ) from None
+        if not line:
+            await process.wait()
+            raise SystemExit(f"bench/standins.py exited ({process.returncode}) before printing its addresses")
         return cls(process, json.loads(line))
 
     async def stats(self) -> dict:
@@ -117,7 +127,11 @@ class StandIns:
 
     async def stop(self) -> None:
         self.process.stdin.close()
-        await self.process.wait()
+        try:
+            await asyncio.wait_for(self.process.wait(), STANDINS_START_SECONDS)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
 
 
 async def reset(database: Database) -> None:

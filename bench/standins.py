@@ -1,68 +1,147 @@
-"""The Slack Web API stand-in and an SMTP server in a process of their own, for benchmarks.
+"""Counting stand-ins of the Slack Web API and of an SMTP server, in a process of their own, for benchmarks.
 
 In production Slack and the mail server are other machines: their work must not be counted in our
-per-delivery cost. `python bench/standins.py TOKEN TEAM` starts both, prints one JSON line with their
-addresses, and serves until its standard input closes. `GET {slack}/bench/stats` answers the counts so far;
-`POST {slack}/bench/reset` clears them.
+per-delivery cost. `python bench/standins.py TOKEN TEAM` starts both on loopback, prints one JSON line with
+their addresses, and serves until its standard input closes. `GET {slack}/bench/stats` answers the counts so
+far; `POST {slack}/bench/reset` clears them.
+
+They accept and count, nothing more: the Slack methods a delivery calls (chat.postMessage, conversations.join
+and the three steps of files_upload_v2, with the bot token TOKEN of workspace TEAM) and every email. Recording
+calls, scripting errors and driving the app the way Slack does is the tests' stand-ins' job (tests/standins/).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
-from pathlib import Path
+import time
+from collections import Counter
+from typing import Any
 
 from aiohttp import web
+from aiosmtpd.smtp import SMTP
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.standins.slack_api import Call, SlackStandIn  # noqa: E402
-from tests.standins.smtp_server import SmtpServer  # noqa: E402
+HOST = "127.0.0.1"
 
 
-class CountingSlack(SlackStandIn):
-    """Keeps only the size of uploaded files (a thousand deliveries of images add up)."""
-
+class Counts:
     def __init__(self) -> None:
-        super().__init__()
+        self.calls: Counter[str] = Counter()  # Slack API method (and "upload") -> calls
         self.uploaded_bytes = 0
+        self.emails = 0
 
-    async def _upload(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["file_id"]
-        size = len(await request.read())
-        self.uploaded_bytes += size
-        self.uploads[file_id] = b""
-        self.calls.append(Call("upload", {"file_id": file_id, "bytes": size}, None))
+    def reset(self) -> None:
+        self.calls.clear()
+        self.uploaded_bytes = 0
+        self.emails = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "posts": self.calls["chat.postMessage"],
+            "uploads": self.calls["upload"],
+            "uploaded_bytes": self.uploaded_bytes,
+            "emails": self.emails,
+            "unknown_methods": sorted(set(self.calls) - set(SlackApi.METHODS) - {"upload"}),
+        }
+
+
+class SlackApi:
+    """Answers the methods of a delivery as Slack does when all goes well; any other method is unknown."""
+
+    METHODS = (
+        "chat.postMessage", "conversations.join", "files.getUploadURLExternal", "files.completeUploadExternal",
+    )
+
+    def __init__(self, counts: Counts, token: str, team: str) -> None:
+        self.counts = counts
+        self.token = token
+        self.team = team
+        self.base = ""
+        self._ids = itertools.count(1)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/{method}", self.api),
+            web.post("/upload/{file_id}", self.upload),
+            web.get("/bench/stats", self.stats),
+            web.post("/bench/reset", self.reset),
+        ]
+
+    async def api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.counts.calls[method] += 1
+        if method not in self.METHODS:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        serial = next(self._ids)
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{serial:08d}"
+            return web.json_response({"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"})
+        if method == "files.completeUploadExternal":
+            files = json.loads(params.get("files") or "[]")
+            return web.json_response({"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
+                                                            for f in files]})
+        channel = params.get("channel", "")
+        if method == "conversations.join":
+            return web.json_response({"ok": True, "channel": {"id": channel, "is_member": True}})
+        return web.json_response({"ok": True, "channel": channel, "ts": f"{int(time.time())}.{serial:06d}",
+                                  "team": self.team})
+
+    async def upload(self, request: web.Request) -> web.Response:
+        self.counts.calls["upload"] += 1
+        self.counts.uploaded_bytes += len(await request.read())  # only the size is kept
         return web.Response(text="OK - 0")
+
+    async def stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.counts.as_json())
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self.counts.reset()
+        return web.json_response({"ok": True})
+
+
+class CountingMail:
+    """aiosmtpd handler: accepts every message and counts it."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd hook
+        self.counts.emails += 1
+        return "250 Message accepted for delivery"
 
 
 async def serve(token: str, team: str) -> None:
-    slack = CountingSlack()
-    smtp = SmtpServer().start()
+    counts = Counts()
+    slack = SlackApi(counts, token, team)
+    app = web.Application(client_max_size=50 * 1024 * 1024)
+    app.add_routes(slack.routes())
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    slack.base = f"http://{HOST}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
 
-    async def stats(_request: web.Request) -> web.Response:
-        return web.json_response({
-            "posts": len(slack.calls_to("chat.postMessage")),
-            "uploads": len(slack.calls_to("upload")),
-            "uploaded_bytes": slack.uploaded_bytes,
-            "emails": len(smtp.messages),
-        })
+    mail = CountingMail(counts)
+    loop = asyncio.get_running_loop()
+    smtp = await loop.create_server(lambda: SMTP(mail, hostname=HOST), HOST, 0)
+    smtp_port = smtp.sockets[0].getsockname()[1]
 
-    async def reset(_request: web.Request) -> web.Response:
-        slack.calls.clear()
-        slack.uploaded_bytes = 0
-        with smtp.handler.lock:
-            smtp.handler.messages.clear()
-        return web.json_response({"ok": True})
-
-    await slack.start([web.get("/bench/stats", stats), web.post("/bench/reset", reset)])
-    slack.add_token(token, team_id=team, bot_user_id="UBOTBENCH", bot_id="BBENCH")
-    print(json.dumps({"slack_api_url": slack.api_url, "slack_base": slack.base, "smtp_host": smtp.host,
-                      "smtp_port": smtp.port}), flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    smtp.stop()
-    await slack.close()
+    print(json.dumps({"slack_api_url": f"{slack.base}/api/", "slack_base": slack.base, "smtp_host": HOST,
+                      "smtp_port": smtp_port}), flush=True)
+    try:
+        await loop.run_in_executor(None, sys.stdin.read)
+    finally:
+        smtp.close()
+        await runner.cleanup()
 
 
 if __name__ == "__main__":

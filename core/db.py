@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -65,3 +65,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def empty_tables(database: Database) -> None:
+    """Delete every row of every table the models define, keeping the schema and its migration version.
+
+    For throw-away databases: a test run, a benchmark, a demo to start over. On PostgreSQL the tables are
+    truncated together and their id sequences restart; on SQLite the rows are deleted children first.
+    """
+    from core.models import Base  # imported here: the engine and sessions above are usable without the models
+
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as connection:
+        if is_postgres(database.engine):
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))

@@ -22,9 +22,8 @@ os.environ.setdefault("OUTBOX_DIR", str(_TMP / "outbox"))
 from sqlalchemy import text  # noqa: E402
 
 from core import migrations  # noqa: E402
-from core.db import Database  # noqa: E402
+from core.db import Database, empty_tables  # noqa: E402
 from core.models import Base  # noqa: E402
-from tests.database import empty_tables  # noqa: E402
 
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
 

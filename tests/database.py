@@ -1,18 +1,7 @@
-"""Emptying the test database between tests (and benchmark runs), on SQLite and PostgreSQL."""
+"""Kept for the test modules that still import `empty_tables` from here; it lives in `core.db` now."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from core.db import empty_tables
 
-from core.db import Database
-from core.models import Base
-
-
-async def empty_tables(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-        if database.engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+__all__ = ["empty_tables"]

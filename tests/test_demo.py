@@ -18,6 +18,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # runs the whole demo, then opens its email in Chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 GMAIL_CLIP_BYTES = 102 * 1024
 

@@ -45,7 +45,7 @@ def test_db_upgrade_command_on_an_empty_sqlite_file(tmp_path: Path) -> None:
 
 
 def _app(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 async def _tables(url: str) -> set[str]:

@@ -25,6 +25,7 @@ from posthog_api.normalize import normalize_insight
 from render import DashboardImages, Renderer, RenderTimeout
 from render.pages import insight_page
 
+pytestmark = pytest.mark.browser
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # shares the module-scoped renderer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +33,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "posthog" / "insights"
 SHARED_FIXTURES = REPO.parent / "shared" / "posthog-fixtures" / "insights"
 WIDTH = 1000
 SCALE = 2
+PAGE_PROBE = """return [window.__exportReady, Array.from(
+  document.querySelectorAll("#export-root .notice-unsupported, #export-root .notice-empty, #export-root .chart-error"),
+  el => el.className + ": " + el.textContent.trim().replace(/\\s+/g, " "))]"""
 
 
 def load(name: str) -> Insight:
@@ -43,6 +47,16 @@ def drawn_share(png: bytes) -> float:
     image = Image.open(io.BytesIO(png)).convert("L")
     histogram = image.histogram()
     return 1 - histogram[255] / (image.width * image.height)
+
+
+async def assert_page_ready_without_placeholders(renderer: Renderer) -> None:
+    """The page the browser drew last says ready (not "error:<tiles>") and shows no card instead of a chart:
+    neither the "not supported" / "No data" card of render/templates/_insight.html nor exporter.js's error."""
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    ready, cards = await asyncio.to_thread(session.driver.execute_script, PAGE_PROBE)
+    assert ready is True, f"the page is not ready: {ready!r}"
+    assert cards == [], cards
 
 
 def assert_png_drawn(png: bytes, css_width: int, scale: int = SCALE, min_share: float = 0.01) -> Image.Image:
@@ -72,6 +86,7 @@ async def test_every_fixture_renders_to_a_drawn_png(renderer: Renderer, name: st
     png = await renderer.render_insight(insight, width=WIDTH, scale=SCALE)
     # Funnels, retention and paths may widen the page to stay readable; the image follows the page.
     assert_png_drawn(png, insight_page(insight, WIDTH).width)
+    await assert_page_ready_without_placeholders(renderer)
 
 
 @in_module_loop
@@ -100,6 +115,7 @@ async def test_demo_dashboard_renders_a_full_image_and_one_per_tile(renderer: Re
         dashboard = await demo.get_dashboard(42)
     images = await renderer.render_dashboard(dashboard, width=1200, scale=SCALE)
     assert isinstance(images, DashboardImages)
+    await assert_page_ready_without_placeholders(renderer)
     full = assert_png_drawn(images.full, 1200)
     assert [tile.id for tile, _ in images.tiles] == [t.id for t in sorted(dashboard.tiles, key=lambda t: (t.y, t.x))]
     for tile, png in images.tiles:
@@ -149,8 +165,9 @@ async def test_a_killed_browser_is_replaced_and_the_render_still_succeeds(render
     for pid in browsers:
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while not all(_gone(pid) for pid in browsers) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not all(_gone(pid) for pid in browsers):
+        assert time.monotonic() < deadline, f"Chromium processes {browsers} still run 10s after SIGKILL"
+        await asyncio.sleep(0.05)
 
     png = await renderer.render_insight(load("trendsPie"))
     assert_png_drawn(png, WIDTH)
@@ -182,9 +199,9 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError(f"nothing listened on 127.0.0.1:{port} within {timeout:g}s ({exc})") from None
             time.sleep(0.05)
 
 
@@ -202,7 +219,11 @@ async def test_a_selenium_grid_url_switches_to_a_remote_driver() -> None:
             assert_png_drawn(await remote.render_insight(load("trendsLineMulti")), WIDTH)
     finally:
         chromedriver.terminate()
-        chromedriver.wait(10)
+        try:
+            chromedriver.wait(10)
+        except subprocess.TimeoutExpired:
+            chromedriver.kill()
+            chromedriver.wait(10)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

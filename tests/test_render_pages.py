@@ -30,6 +30,9 @@ from render.theme import FONT_STACK
 from render.views import build_view
 
 FIXTURES = Path(__file__).parent / "fixtures" / "posthog" / "insights"
+# What the exporter page draws instead of a chart (render/templates/_insight.html). Every fixture has a chart
+# kind the exporter supports and data, so none of them may show one.
+PLACEHOLDER_CARDS = ("notice-unsupported", "not supported in exports yet", "notice-empty")
 
 
 def trends(kind: ChartKind, **overrides: object) -> Insight:
@@ -217,6 +220,8 @@ def test_every_chart_kind_builds_a_page() -> None:
     for kind in ChartKind:
         page = insight_page(trends(kind), 1000)
         assert page.html and page.width >= 1000
+        # A kind without a builder would fall back to the "not supported" card.
+        assert ("notice-unsupported" in page.html) == (kind is ChartKind.UNSUPPORTED), kind
 
 
 def test_pages_escape_user_text() -> None:
@@ -254,8 +259,13 @@ def test_dashboard_tiles_follow_the_grid_in_layout_order() -> None:
 def test_every_fixture_builds_a_page(path: Path) -> None:
     insight = normalize_insight(json.loads(path.read_text(encoding="utf-8")))
     page = insight_page(insight, 1000)
+    view = build_view(insight, 1000)
+    assert view.body not in ("unsupported", "empty"), f"{path.stem} ({insight.kind}) draws a card: {view.message}"
+    assert [card for card in PLACEHOLDER_CARDS if card in page.html] == []
     assert page.html and (page.charts or "<table" in page.html or "big-number" in page.html or "funnel" in page.html)
-    json.dumps(page.spec())  # what the browser fetches must be plain JSON
+    spec = page.spec()
+    assert spec["neverReady"] is False  # the page will report ready once drawn
+    json.dumps(spec)  # what the browser fetches must be plain JSON
 
 
 async def test_routes_serve_plotly_pages_and_specs() -> None:

@@ -32,14 +32,19 @@ from tests.conftest import database_url_under_test
 from tests.standins.smtp_server import RecordingHandler, SmtpServer
 from tests.test_scheduler_pipeline import TEAM, SlackWithChannels, install_workspace
 
-pytestmark = pytest.mark.skipif(
-    not database_url_under_test().startswith("postgresql"),
-    reason="several worker processes need PostgreSQL (SQLite allows one writer and no row locks); "
-    "run with TEST_DATABASE_URL=postgresql+asyncpg://...",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not database_url_under_test().startswith("postgresql"),
+        reason="several worker processes need PostgreSQL (SQLite allows one writer and no row locks); "
+        "run with TEST_DATABASE_URL=postgresql+asyncpg://...",
+    ),
+    pytest.mark.slow,
+    pytest.mark.browser,  # each worker renders with its own Chromium
+]
 
 REPO = Path(__file__).resolve().parents[1]
 FINISHED = ("succeeded", "partial", "failed")
+HOLD_LIMIT_SECONDS = 300  # a held message is refused after this, should a test never release it
 # Cheap demo content: three single insights and the four-tile "Data team" dashboard.
 CONTENTS = [("insight", "1001"), ("insight", "1003"), ("insight", "1005"), ("dashboard", "44")]
 
@@ -80,7 +85,8 @@ class HoldingHandler(RecordingHandler):
             event = self.hold.get(address.lower())
             if event is not None:
                 self.arrived.append(address.lower())
-                await asyncio.to_thread(event.wait)
+                if not await asyncio.to_thread(event.wait, HOLD_LIMIT_SECONDS):
+                    return f"451 4.3.0 held for {HOLD_LIMIT_SECONDS}s and never released by the test"
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -303,7 +309,7 @@ async def test_a_worker_killed_mid_delivery_is_taken_over_after_its_lease(db, sl
 
     second = await workers("second", **lease)
     first.process.send_signal(signal.SIGKILL)
-    await first.process.wait()
+    await asyncio.wait_for(first.process.wait(), 30)
     # From now on the servers answer at once. The message that was in flight may still be delivered.
     if held == "slack":
         slack.hold.pop(slow).set()

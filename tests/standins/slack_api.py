@@ -106,7 +106,11 @@ class SlackStandIn:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError("the Slack stand-in did not see what was expected in time")
+                seen = [call.method for call in self.calls]
+                raise AssertionError(
+                    f"the Slack stand-in did not see what was expected within {timeout:g}s; "
+                    f"calls so far: {seen}, response_url posts: {len(self.responses)}"
+                )
             await asyncio.sleep(0.02)
 
     # -- handlers ---------------------------------------------------------------------------------------
