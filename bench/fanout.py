@@ -43,11 +43,10 @@ from core.schedule_phrases import parse_schedule  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.subscriptions import create_subscription, demo_connection  # noqa: E402
 from posthog_api import DEMO_BASE_URL, DEMO_PROJECT_ID, DemoProject, normalize_dashboard  # noqa: E402
-from render import Renderer  # noqa: E402
+from render import Renderer, produce  # noqa: E402
 from scheduler.assembly import build_pipeline  # noqa: E402
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions  # noqa: E402
-from scheduler.content import ContentRenderer  # noqa: E402
-from scheduler.pipeline import Pipeline  # noqa: E402
+from scheduler.pipeline import Pipeline, Rendered  # noqa: E402
 
 TEAM, TOKEN = "T1", "xoxb-bench-token"
 FIRST_DASHBOARD_ID = 5001
@@ -154,7 +153,7 @@ async def subscribe(database: Database, count: int, dashboards: int, *, widths: 
             subscription = await create_subscription(
                 session, connection=connection, content_type="dashboard",
                 content_ref=str(FIRST_DASHBOARD_ID + i % dashboards), schedule=schedule,
-                workspace_id=workspace.id, created_by="UCREATOR", now=DUE - timedelta(minutes=1), **target,
+                workspace_id=workspace.id, created_by_slack_user="UCREATOR", now=DUE - timedelta(minutes=1), **target,
             )
             subscription.image_width = widths[i] if widths else WIDTH
 
@@ -210,21 +209,19 @@ async def main() -> int:
     print(f"database: {database.engine.dialect.name}; images at scale {args.scale:g}, {args.pool} browser sessions; "
           f"tiles per dashboard: {args.tiles or 'all (4, 6 or 9)'}")
     try:
-        async with Renderer(settings=settings, pool_size=args.pool) as renderer:
+        async with Renderer(settings, pool_size=args.pool) as renderer:
             rendered_at: list[float] = []
 
             def pipeline() -> Pipeline:
-                built = build_pipeline(settings, database, renderer, clock=lambda: DUE)
-                load = ContentRenderer(renderer, settings, sources=lambda _connection, _s: source)
-
-                async def load_and_note(connection, key):
-                    content = await load(connection, key)
+                async def load_and_note(_connection, ref):
+                    # The copied dashboards stand in for PostHog; drawing is the service's own.
+                    content = await source.get_dashboard(int(ref.ref))
+                    rendered = Rendered(content, await produce("png", renderer, content, width=ref.width))
                     rendered_at.append(time.perf_counter())
-                    return content
+                    return rendered
 
-                built.load_content = load_and_note
                 rendered_at.clear()
-                return built
+                return build_pipeline(settings, database, load_and_note, clock=lambda: DUE)
 
             # Warm the browsers (first page load, fonts, plotly.js) so neither run pays for it.
             await renderer.render_dashboard(await source.get_dashboard(FIRST_DASHBOARD_ID), width=WIDTH)

@@ -99,7 +99,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     insight = load_insight(args.insight)
-    async with Renderer(pool_size=1) as renderer:
+    async with Renderer(get_settings(), pool_size=1) as renderer:
         # (b) warm pool: one session, so every image is rendered by the same warm page.
         await renderer.render_insight(insight, width=args.width, scale=args.scale)  # first use of this size
         warm = []

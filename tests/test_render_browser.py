@@ -69,7 +69,7 @@ def assert_png_drawn(png: bytes, css_width: int, scale: int = SCALE, min_share: 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def renderer() -> AsyncIterator[Renderer]:
-    async with Renderer(pool_size=1) as shared:
+    async with Renderer(Settings(), pool_size=1) as shared:
         yield shared
 
 
@@ -177,7 +177,7 @@ async def test_a_killed_browser_is_replaced_and_the_render_still_succeeds(render
 @in_module_loop
 async def test_concurrent_renders_share_the_pool_and_sessions_are_recycled_after_k_renders() -> None:
     names = ["trendsNumber", "retention", "funnelTopToBottom", "lifecycle"]
-    async with Renderer(pool_size=2, recycle_after=2) as pooled:
+    async with Renderer(Settings(), pool_size=2, recycle_after=2) as pooled:
         assert pooled.pool is not None
         first = set(pooled.pool.sessions)
         pngs = await asyncio.gather(*(pooled.render_insight(load(name)) for name in names))
@@ -215,7 +215,7 @@ async def test_a_selenium_grid_url_switches_to_a_remote_driver() -> None:
     try:
         _wait_for_port(port)
         settings = Settings(selenium_grid_url=f"http://127.0.0.1:{port}")
-        async with Renderer(settings=settings, pool_size=1) as remote:
+        async with Renderer(settings, pool_size=1) as remote:
             assert_png_drawn(await remote.render_insight(load("trendsLineMulti")), WIDTH)
     finally:
         chromedriver.terminate()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import DatabaseInstallationStore
 from bot.installation_store import find_workspace
-from core.db import Database
+from core.db import Database, empty_tables
 from core.delivery import Image
 from core.models import Delivery, PostHogConnection, Subscription
 from core.schedule_phrases import parse_schedule
@@ -38,7 +38,6 @@ from render import Renderer
 from scheduler.assembly import scheduler_service
 from scheduler.pipeline import Rendered
 from scheduler.service import SchedulerService
-from tests.database import empty_tables
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
 

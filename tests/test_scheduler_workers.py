@@ -176,7 +176,7 @@ async def _setup_subscriptions(db: Database, plan: list[dict]) -> list[int]:
         for item in plan:
             subscription = await create_subscription(
                 session, connection=connection, schedule=schedule, workspace_id=workspace.id,
-                created_by="UCREATOR", now=created_at, **item,
+                created_by_slack_user="UCREATOR", now=created_at, **item,
             )
             assert subscription.next_delivery_at == due
             ids.append(subscription.id)
