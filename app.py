@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     from core import cli as core_cli
     from render import cli as render_cli
     from scheduler import cli as scheduler_cli
+    from scheduler import subscriptions_cli
 
     parser = argparse.ArgumentParser(
         prog="posthog-exports",
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_demo(subparsers)
-    for module in (scheduler_cli, render_cli, core_cli):
+    for module in (subscriptions_cli, scheduler_cli, render_cli, core_cli):
         module.register(subparsers)
     return parser
 

@@ -32,12 +32,13 @@ from .modals import (
 from .parsing import CommandError
 from .services import NOT_INSTALLED, BotServices
 from .slack_client import slack_error_code, web_client
+from .viewers import may_see, viewer_for
 
 log = logging.getLogger(__name__)
 
 BOT_SCOPES = [
     "commands", "chat:write", "chat:write.public", "files:write", "channels:join", "channels:read", "groups:read",
-    "im:write", "users:read",
+    "im:write", "users:read", "users:read.email",
 ]  # fmt: skip
 COMMAND = "/posthog"
 MANAGE_ACTIONS = {
@@ -87,7 +88,12 @@ async def _reply(body: dict, respond, client, text: str, services: BotServices, 
         return
     user_id = (body.get("user") or {}).get("id")
     if user_id and workspace is not None:
-        await client.views_publish(user_id=user_id, view=await home_view(workspace, services))
+        await publish_home(client, user_id, workspace, services)
+
+
+async def publish_home(client, user_id: str, workspace, services: BotServices) -> None:
+    view = await home_view(workspace, services, await viewer_for(client, user_id))
+    await client.views_publish(user_id=user_id, view=view)
 
 
 def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one place lists every listener
@@ -103,7 +109,8 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
             await _reply(body, respond, client, NOT_INSTALLED, services, None)
             return
         user_id = (body.get("user") or {}).get("id", "")
-        text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services)
+        text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services,
+                            client)
         await _reply(body, respond, client, text, services, workspace)
 
     @app.action(blocks.ACTION_OPEN)
@@ -118,7 +125,8 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         if workspace is not None:
             async with services.database.session() as session:
                 subscription = await store.get_subscription(session, workspace, action.get("value"))
-        if subscription is None:
+        user_id = (body.get("user") or {}).get("id", "")
+        if not await may_see(client, user_id, subscription):
             await _reply(body, respond, client, not_found(action.get("value")), services, workspace)
             return
         await client.views_open(trigger_id=body["trigger_id"], view=edit_modal(subscription))
@@ -127,7 +135,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
     async def on_edit_submit(ack, body, view, client, context):
         workspace = await services.workspace(context.team_id)
         subscription = await load_for_edit(services, workspace, view) if workspace is not None else None
-        if subscription is None:
+        if not await may_see(client, (body.get("user") or {}).get("id", ""), subscription):
             await ack(response_action="errors", errors={"target": "This subscription was not found in this workspace."})
             return
         values = edit_values(view)
@@ -160,7 +168,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         await ack()
         user_id = (body.get("user") or {}).get("id")
         if user_id:
-            await _safe(client.views_publish(user_id=user_id, view=await home_view(workspace, services)))
+            await _safe(publish_home(client, user_id, workspace, services))
 
     @app.view(CONNECT_CALLBACK)
     async def on_connect_submit(ack, body, view, client, context):
@@ -187,7 +195,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
             return
         workspace = await services.workspace(context.team_id)
         if workspace is not None:
-            await client.views_publish(user_id=event["user"], view=await home_view(workspace, services))
+            await publish_home(client, event["user"], workspace, services)
 
     @app.event("app_uninstalled")
     async def on_uninstalled(body):

@@ -19,7 +19,7 @@ ACTION_RESUME = "subscription_resume"
 ACTION_UNSUBSCRIBE = "subscription_unsubscribe"
 ACTION_OPEN = "subscription_open_in_posthog"
 
-HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to channels on a schedule.
+HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to channels and inboxes on a schedule.
 
 *Connect a PostHog project*
 • `/posthog connect` — opens a form for your PostHog host, project id and personal API key
@@ -33,6 +33,11 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • schedules: `daily`, `weekly`, `monthly`, `yearly`, `every 2 weeks`, `weekdays`, `on monday and thursday`, \
 `at 9am`, `at 17:30`, `on the first monday`, `monthly on the last friday`
 • several projects connected? add `in project 12` (its PostHog project id)
+
+*Subscribe by email*
+• `/posthog subscribe dashboard 42 weekly email ada@acme.com bob@acme.com` — to these addresses
+• `/posthog subscribe insight abc123XY daily email me` — to your own Slack address (mix: `email me ada@acme.com`)
+• each recipient is told who subscribed them and can unsubscribe with one click
 
 *Manage*
 • `/posthog list` — this channel's subscriptions; `/posthog list all` — every channel's
@@ -93,7 +98,16 @@ def label(subscription: Subscription) -> str:
     return f"{title} ({what})" if title else what.capitalize()
 
 
-def channel_mention(subscription: Subscription) -> str:
+MAX_SHOWN_RECIPIENTS = 5
+
+
+def destination(subscription: Subscription) -> str:
+    """Where it is delivered, as mrkdwn: the channel, or the email addresses."""
+    if subscription.target_type == "email":
+        recipients = list(subscription.email_recipients or [])
+        shown = ", ".join(escape(a) for a in recipients[:MAX_SHOWN_RECIPIENTS])
+        more = len(recipients) - MAX_SHOWN_RECIPIENTS
+        return f":email: {shown}{f' and {more} more' if more > 0 else ''}" if recipients else ":email: no recipients"
     return f"<#{subscription.slack_channel_id}>" if subscription.slack_channel_id else "no channel"
 
 
@@ -127,7 +141,7 @@ def subscription_created(subscription: Subscription, summary: str, upcoming: lis
     when = "\n".join(f"• {local_time(t, subscription.timezone)}" for t in upcoming) or "• none: the schedule has ended"
     return [
         text_block(
-            f":white_check_mark: Subscribed {channel_mention(subscription)} to *{escape(label(subscription))}*, "
+            f":white_check_mark: Subscribed {destination(subscription)} to *{escape(label(subscription))}*, "
             f"{summary}. (subscription #{subscription.id})"
         ),
         text_block(f"*Next deliveries*\n{when}"),
@@ -168,7 +182,7 @@ def subscription_list(subscriptions: list[Subscription], *, where: str) -> list[
         summary = schedule_of(subscription).summary()
         blocks.append(
             text_block(
-                f"*#{subscription.id}* {escape(label(subscription))} → {channel_mention(subscription)}\n"
+                f"*#{subscription.id}* {escape(label(subscription))} → {destination(subscription)}\n"
                 f"{summary} — {status_line(subscription)}"
             )
         )

@@ -7,6 +7,7 @@ Work that calls Slack or PostHog (subscribe, preview) acks first and replies thr
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core import subscriptions as lifecycle
 from core.delivery import Image
 from core.models import SlackWorkspace, utcnow
+from core.recipients import RecipientError, check_recipients
 from core.schedule_phrases import parse_schedule
 from core.schedules import ScheduleError, canonical_timezone
 from core.subscriptions import create_subscription, demo_connection
@@ -24,6 +26,7 @@ from posthog_api import PostHogError, fetch
 from . import blocks, store
 from .modals import connect_modal
 from .parsing import (
+    EXAMPLE_EMAIL,
     CommandError,
     Connect,
     Help,
@@ -36,6 +39,7 @@ from .parsing import (
 )
 from .services import NOT_INSTALLED, BotServices, choose_connection
 from .slack_client import slack_error_code
+from .viewers import may_see, viewer_for
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +74,10 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
         elif isinstance(command, Projects):
             await _projects(ack, workspace, services)
         elif isinstance(command, ListSubscriptions):
-            await _list(command, ack, body, workspace, services)
+            await _list(command, ack, body, client, workspace, services)
         elif isinstance(command, Manage):
-            reply = await manage(command.action, command.subscription_id, body.get("user_id", ""), workspace, services)
+            reply = await manage(command.action, command.subscription_id, body.get("user_id", ""), workspace, services,
+                                 client)
             await ack(response_type="ephemeral", text=reply)
         elif isinstance(command, Subscribe):
             await _subscribe(command, ack, body, respond, client, workspace, services)
@@ -118,10 +123,12 @@ async def _projects(ack, workspace: SlackWorkspace, services: BotServices) -> No
     await ack(response_type="ephemeral", text=text)
 
 
-async def _list(command: ListSubscriptions, ack, body, workspace: SlackWorkspace, services: BotServices) -> None:
+async def _list(command: ListSubscriptions, ack, body, client: AsyncWebClient, workspace: SlackWorkspace,
+                services: BotServices) -> None:
     channel_id = None if command.everywhere else body.get("channel_id")
+    viewer = await viewer_for(client, body.get("user_id", ""))
     async with services.database.session() as session:
-        subscriptions = await store.list_subscriptions(session, workspace, channel_id=channel_id)
+        subscriptions = await store.list_subscriptions(session, workspace, viewer, channel_id=channel_id)
     where = "in this workspace" if command.everywhere else "in this channel"
     await ack(response_type="ephemeral", text=f"Subscriptions {where}",
               blocks=blocks.subscription_list(subscriptions, where=where))
@@ -131,13 +138,17 @@ async def _list(command: ListSubscriptions, ack, body, workspace: SlackWorkspace
 
 
 async def manage(action: str, subscription_id: int | str, user_id: str, workspace: SlackWorkspace,
-                 services: BotServices) -> str:
+                 services: BotServices, client: AsyncWebClient | None = None) -> str:
+    async with services.database.session() as session:
+        found = await store.get_subscription(session, workspace, subscription_id)
+    if not await may_see(client, user_id, found):
+        return not_found(subscription_id)
     async with services.database.transaction() as session:
         subscription = await store.get_subscription(session, workspace, subscription_id)
         if subscription is None:
             return not_found(subscription_id)
         name = f"#{subscription.id} {blocks.escape(blocks.label(subscription))}"
-        where = blocks.channel_mention(subscription)
+        where = blocks.destination(subscription)
         if action == "unsubscribe":
             lifecycle.unsubscribe(subscription)
             return f"Unsubscribed {where} from {name}. It will not be delivered again."
@@ -166,13 +177,36 @@ async def manage(action: str, subscription_id: int | str, user_id: str, workspac
 # --- subscribe -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    timezone: str = "UTC"
+    email: str | None = None  # needs the users:read.email scope
+    name: str = ""
+    is_admin: bool = False
+
+
+async def slack_user(client: AsyncWebClient, user_id: str) -> SlackUser:
+    """What Slack tells of a user (users.info); defaults where it does not say (UTC, no address)."""
+    try:
+        user = (await client.users_info(user=user_id)).get("user") or {}
+    except SlackApiError:
+        return SlackUser(user_id)
+    try:
+        zone = canonical_timezone(user.get("tz") or "UTC")
+    except ScheduleError:
+        zone = "UTC"
+    profile = user.get("profile") or {}
+    return SlackUser(
+        user_id, zone, profile.get("email") or None,
+        profile.get("real_name") or user.get("real_name") or user.get("name") or "",
+        bool(user.get("is_admin") or user.get("is_owner")),
+    )
+
+
 async def user_timezone(client: AsyncWebClient, user_id: str) -> str:
     """The user's Slack time zone (users.info), or UTC when Slack does not say."""
-    try:
-        response = await client.users_info(user=user_id)
-        return canonical_timezone((response.get("user") or {}).get("tz") or "UTC")
-    except (SlackApiError, ScheduleError):
-        return "UTC"
+    return (await slack_user(client, user_id)).timezone
 
 
 def _channel_of(command: Subscribe, body: dict) -> tuple[str, str | None]:
@@ -209,6 +243,9 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
                      services: BotServices) -> None:
     async with services.database.session() as session:
         connection = choose_connection(await store.list_connections(session, workspace), command.project)
+    if command.by_email:
+        await _subscribe_by_email(command, ack, body, respond, client, workspace, connection, services)
+        return
     channel_id, channel_name = _channel_of(command, body)
     try:
         # Syntax check before the ack, so that a bad schedule is answered at once; the user's zone comes after.
@@ -251,6 +288,54 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
         )
     except (ScheduleError, CommandError) as exc:
         await respond(response_type="ephemeral", replace_original=False, text=str(exc))
+    except PostHogError as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")
+
+
+async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: AsyncWebClient,
+                              workspace: SlackWorkspace, connection, services: BotServices) -> None:
+    try:
+        # What can be checked without Slack or PostHog is answered in the ack: the schedule, typed addresses.
+        parse_schedule(command.schedule, "UTC")
+        if command.emails:
+            check_recipients(list(command.emails), services.settings)
+    except ScheduleError as exc:
+        raise CommandError(f"{exc} For example `{EXAMPLE_EMAIL}`.") from None
+    except RecipientError as exc:
+        raise CommandError(f"{exc} Nothing was subscribed.") from None
+    await ack(response_type="ephemeral", text=f"Looking up {command.kind} {command.ref} in {connection.name}…")
+
+    user = await slack_user(client, body.get("user_id", ""))
+    try:
+        recipients = list(command.emails)
+        if command.email_me:
+            if not user.email:
+                raise CommandError(
+                    "I couldn't read your email address from Slack (the app needs the `users:read.email` "
+                    "permission: ask an admin to reinstall it), so nothing was subscribed. Type your address instead."
+                )
+            recipients.insert(0, user.email)
+        now = utcnow()
+        schedule = parse_schedule(command.schedule, user.timezone, today=now.astimezone(ZoneInfo(user.timezone)).date())
+        title = await fetch_title(services, connection, command.kind, command.ref)
+        async with services.database.transaction() as session:
+            subscription = await lifecycle.subscribe_by_email(
+                session, services.settings, connection=connection, content_type=command.kind,
+                content_ref=str(command.ref), schedule=schedule, recipients=recipients, title=title[:400],
+                subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}",
+                created_by_slack_user=user.id, workspace_id=workspace.id, now=now,
+            )
+        await respond(
+            response_type="ephemeral",
+            replace_original=True,
+            text=f"Subscribed {blocks.escape(', '.join(subscription.email_recipients))} to {blocks.escape(title)}: "
+            f"{schedule.summary()}",
+            blocks=blocks.subscription_created(subscription, schedule.summary(), schedule.occurrences(now, 3)),
+        )
+    except (ScheduleError, CommandError) as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=str(exc))
+    except RecipientError as exc:
+        await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")
     except PostHogError as exc:
         await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")
 

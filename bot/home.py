@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import SlackWorkspace
-from core.subscriptions import schedule_of
+from core.subscriptions import Viewer, schedule_of
 
 from . import blocks, store
 from .services import BotServices
@@ -19,9 +19,10 @@ STATUS_ICONS = {
 MAX_LISTED = 30  # 3 blocks each; a Home view holds at most 100 blocks
 
 
-async def home_view(workspace: SlackWorkspace, services: BotServices) -> dict:
+async def home_view(workspace: SlackWorkspace, services: BotServices, viewer: Viewer) -> dict:
+    """The Home tab as `viewer` may see it (core.subscriptions.can_see)."""
     async with services.database.session() as session:
-        subscriptions = await store.list_subscriptions(session, workspace)
+        subscriptions = await store.list_subscriptions(session, workspace, viewer)
         last = await store.last_deliveries(session, [s.id for s in subscriptions])
     view_blocks: list[blocks.Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "PostHog subscriptions"}},
@@ -46,7 +47,7 @@ async def home_view(workspace: SlackWorkspace, services: BotServices) -> dict:
         view_blocks.append(
             blocks.text_block(
                 f"*#{subscription.id} {blocks.escape(blocks.label(subscription))}* → "
-                f"{blocks.channel_mention(subscription)}\n{summary} — {blocks.status_line(subscription)}\n{delivered}"
+                f"{blocks.destination(subscription)}\n{summary} — {blocks.status_line(subscription)}\n{delivered}"
             )
         )
         view_blocks.append(blocks.manage_buttons(subscription))

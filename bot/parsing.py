@@ -10,6 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from core.recipients import split_addresses
 from posthog_api import InvalidReference, parse_posthog_reference
 
 MAX_TEXT = 1000
@@ -45,6 +46,13 @@ class Subscribe:
     channel_id: str | None = None
     channel_name: str | None = None
     project: str | None = None
+    # By email: the addresses as typed (checked by the subscription lifecycle), and "me" for the requester's own.
+    emails: tuple[str, ...] = ()
+    email_me: bool = False
+
+    @property
+    def by_email(self) -> bool:
+        return bool(self.emails) or self.email_me
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ _CHANNEL = re.compile(r"(?:\b(?:in|to)\s+)?<#([CG][A-Z0-9]{1,30})(?:\|([^>]*))?>
 _PLAIN_CHANNEL = re.compile(r"(?:^|\s)#([\w.-]+)")
 _MENTION = re.compile(r"<[@!][^>]*>")
 _PROJECT = re.compile(r"(?:\bin\s+)?\bproject\s+(\"[^\"]+\"|\S+)", re.IGNORECASE)
+# "... email ada@acme.com <mailto:bob@acme.com|bob@acme.com> me": everything after the word is recipients.
+_EMAIL = re.compile(r"(?:^|\s)(?:by\s+|to\s+)?e-?mail(?:\s+to)?(?=\s|$)", re.IGNORECASE)
+EXAMPLE_EMAIL = "/posthog subscribe dashboard 42 weekly email ada@acme.com"
 
 
 def parse_command(text: str) -> Command:
@@ -228,7 +239,20 @@ def parse_target(verb: str, words: list[str]) -> tuple[str, int | str, list[str]
     return kind, ref, words[2:]
 
 
+def _take_recipients(text: str) -> tuple[str, list[str] | None]:
+    """(the text before "email", the recipients after it), or (text, None) when it names no email."""
+    match = _EMAIL.search(text)
+    if match is None:
+        return text, None
+    return text[: match.start()].strip(), split_addresses(text[match.end():])
+
+
 def _subscribe(rest: str) -> Subscribe:
+    rest, recipients = _take_recipients(rest)
+    if recipients is not None:
+        # "in project 12" may stand after the addresses too.
+        recipients_text, project = _take_project(" ".join(recipients))
+        return _subscribe_by_email(rest, recipients_text.split(), project)
     if _MENTION.search(rest):
         raise CommandError(
             "I deliver to channels, not to people or groups. Name a channel with `in #channel`, or run the "
@@ -266,6 +290,36 @@ def _subscribe(rest: str) -> Subscribe:
             "`daily at 9am`, `weekdays at 17:30` or `monthly on the first monday`."
         )
     return Subscribe(kind, ref, schedule, channel_id, channel_name, project)
+
+
+def _subscribe_by_email(rest: str, recipients: list[str], project: str | None) -> Subscribe:
+    if _CHANNEL.search(rest) or _PLAIN_CHANNEL.search(rest):
+        raise CommandError(
+            "A subscription goes to a channel or to email addresses, not both. Subscribe twice, e.g. "
+            f"`{EXAMPLE_SUBSCRIBE} in #metrics` and `{EXAMPLE_EMAIL}`."
+        )
+    if _MENTION.search(rest) or any(_MENTION.fullmatch(r) for r in recipients):
+        raise CommandError(
+            "I email addresses, not Slack people or groups: write their addresses, or `email me` for your own, "
+            f"e.g. `{EXAMPLE_EMAIL} bob@acme.com`."
+        )
+    if not recipients:
+        raise CommandError(
+            f"Who should get it? Put addresses after `email`, e.g. `{EXAMPLE_EMAIL}` or "
+            "`/posthog subscribe dashboard 42 weekly email me`."
+        )
+    rest, named = _take_project(rest)
+    project = project or named
+    kind, ref, remaining = parse_target("subscribe", rest.split())
+    schedule = " ".join(remaining).strip()
+    if not schedule:
+        raise CommandError(
+            f"How often should I email {kind} {ref}? Put a schedule before `email`, e.g. "
+            f"`/posthog subscribe {kind} {ref} weekly email ...`."
+        )
+    email_me = any(r.lower() == "me" for r in recipients)
+    emails = tuple(r for r in recipients if r.lower() not in ("me", "and"))
+    return Subscribe(kind, ref, schedule, project=project, emails=emails, email_me=email_me)
 
 
 def _preview(rest: str) -> Preview:

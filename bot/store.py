@@ -8,39 +8,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription
+from core.subscriptions import Viewer, can_see
 
 
-async def get_subscription(session: AsyncSession, workspace: SlackWorkspace, subscription_id: int | str | None):
+async def get_subscription(
+    session: AsyncSession, workspace: SlackWorkspace, subscription_id: int | str | None, viewer: Viewer | None = None
+):
+    """The workspace's subscription, or None: also when `viewer` may not see it (as if it did not exist)."""
     try:
         key = int(str(subscription_id).lstrip("#"))
     except (TypeError, ValueError):
         return None
     if not 0 < key < 2**62:
         return None
-    return await session.scalar(
+    found = await session.scalar(
         select(Subscription).where(
             Subscription.id == key,
             Subscription.workspace_id == workspace.id,
             Subscription.deleted_at.is_(None),
         )
     )
+    return found if found is None or viewer is None or can_see(found, viewer) else None
 
 
 async def list_subscriptions(
-    session: AsyncSession, workspace: SlackWorkspace, *, channel_id: str | None = None
+    session: AsyncSession, workspace: SlackWorkspace, viewer: Viewer, *, channel_id: str | None = None
 ) -> list[Subscription]:
+    """What `viewer` may see: every subscription of the workspace, or a channel's and the email ones (which
+    belong to no channel)."""
     query = select(Subscription).where(
         Subscription.workspace_id == workspace.id,
         Subscription.deleted_at.is_(None),
-        Subscription.target_type == "slack",
     )
     if channel_id is not None:
-        query = query.where(Subscription.slack_channel_id == channel_id)
-    return list((await session.scalars(query.order_by(Subscription.id))).all())
+        query = query.where(or_(Subscription.slack_channel_id == channel_id, Subscription.target_type == "email"))
+    rows = (await session.scalars(query.order_by(Subscription.id))).all()
+    return [s for s in rows if can_see(s, viewer)]
 
 
 async def list_connections(session: AsyncSession, workspace: SlackWorkspace) -> list[PostHogConnection]:

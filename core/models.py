@@ -174,6 +174,9 @@ class Subscription(TimestampMixin, Base):
     content_type: Mapped[str] = mapped_column(String(16))  # "insight" | "dashboard"
     content_ref: Mapped[str] = mapped_column(String(64))  # numeric id or short id, as PostHog knows it
     title: Mapped[str] = mapped_column(String(400), default="")  # last known name, for lists
+    # the period shown (core.date_ranges.DateRange, PostHog's relative strings); no date_from: PostHog's own
+    date_from: Mapped[str | None] = mapped_column(String(32))
+    date_to: Mapped[str | None] = mapped_column(String(32))
 
     # where
     target_type: Mapped[str] = mapped_column(String(16))  # "slack" | "email"
@@ -181,6 +184,8 @@ class Subscription(TimestampMixin, Base):
     slack_channel_name: Mapped[str | None] = mapped_column(String(255))
     slack_images_in_thread: Mapped[bool] = mapped_column(Boolean, default=True)
     email_recipients: Mapped[list] = mapped_column(default=list)
+    # Addresses that unsubscribed themselves (by their email's link): an edit does not put them back unasked.
+    unsubscribed_recipients: Mapped[list] = mapped_column(default=list)
     image_width: Mapped[int | None] = mapped_column(Integer)
 
     # when (the fields of core.schedules.Schedule)
@@ -209,6 +214,21 @@ class Subscription(TimestampMixin, Base):
 
     connection: Mapped[PostHogConnection] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="subscription", passive_deletes=True)
+
+
+class WelcomeNotice(Base):
+    """A new email recipient still to be told who subscribed them, to what, and how to unsubscribe. Every door
+    records these through the subscription lifecycle; the scheduler sends them and deletes the row."""
+
+    __tablename__ = "welcome_notices"
+    __table_args__ = (UniqueConstraint("subscription_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    subscribed_by: Mapped[str] = mapped_column(String(255), default="")  # as shown: "Ada Lovelace in Acme"
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

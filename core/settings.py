@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     email_max_tiles: int = Field(
         12, description="Dashboard tiles shown as images in an email; the rest are summed up with a link."
     )
+    email_allowed_domains: str = Field(
+        "",
+        description="Comma-separated domains that may receive reports, e.g. `acme.com,acme.io` (their subdomains "
+        "too). Empty: any domain.",
+    )
+    email_max_recipients: int = Field(50, description="Most email recipients one subscription may have.")
     email_digest: bool = Field(
         True, description="Combine the subscriptions due for one recipient in the same run into one email."
     )
@@ -154,6 +160,10 @@ class Settings(BaseSettings):
         if self.outbox_dir is None:
             self.outbox_dir = self.var_dir / "outbox"
         return self
+
+    @property
+    def allowed_email_domains(self) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in self.email_allowed_domains.split(",") if d.strip()]
 
     @property
     def generated_key_file(self) -> Path:

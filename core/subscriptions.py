@@ -8,13 +8,17 @@ disagree, a pause always carries its reason, a resume never delivers what was mi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Delivery, PostHogConnection, Subscription, utcnow
+from core.date_ranges import DateRange
+from core.models import Delivery, PostHogConnection, Subscription, WelcomeNotice, utcnow
+from core.recipients import RecipientError, check_recipients
 from core.schedules import Schedule
+from core.settings import Settings
 
 SCHEDULE_FIELDS = (
     "frequency", "interval", "byweekday", "bysetpos", "bymonthday", "hour", "minute", "timezone",
@@ -24,6 +28,11 @@ SCHEDULE_FIELDS = (
 
 def schedule_of(subscription: Subscription) -> Schedule:
     return Schedule.from_fields({name: getattr(subscription, name) for name in SCHEDULE_FIELDS})
+
+
+def date_range_of(subscription: Subscription) -> DateRange | None:
+    """The period the subscription shows, or None: the insight's or dashboard's own, as saved in PostHog."""
+    return DateRange.from_fields({"date_from": subscription.date_from, "date_to": subscription.date_to})
 
 
 def apply_schedule(subscription: Subscription, schedule: Schedule, *, now: datetime | None = None) -> None:
@@ -51,7 +60,9 @@ async def create_subscription(
     created_by_email: str | None = None,
     workspace_id: int | None = None,
     now: datetime | None = None,
+    date_range: DateRange | None = None,
 ) -> Subscription:
+    """A new subscription; `date_range` is the period every delivery shows (None: the content's own)."""
     if content_type not in ("insight", "dashboard"):
         raise ValueError(f"content_type must be insight or dashboard, not {content_type!r}")
     if target_type not in ("slack", "email"):
@@ -68,11 +79,148 @@ async def create_subscription(
         email_recipients=list(email_recipients or []),
         created_by_slack_user=created_by_slack_user or None,
         created_by_email=created_by_email or None,
+        **(date_range.to_fields() if date_range is not None else {}),
     )
     apply_schedule(subscription, schedule, now=now)
     session.add(subscription)
     await session.flush()
     return subscription
+
+
+# --- who may see a subscription ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A person looking at a workspace's subscriptions, with what visibility depends on."""
+
+    slack_user: str | None = None
+    is_admin: bool = False  # a workspace admin or owner
+    member_of: frozenset[str] = frozenset()  # the private channels the viewer is in
+    private_channels: frozenset[str] | None = frozenset()  # the private channels known; None: could not tell
+
+
+def can_see(subscription: Subscription, viewer: Viewer) -> bool:
+    """Its creator sees it; an email subscription is otherwise seen by workspace admins only (it lists people's
+    addresses); a private channel's by that channel's members only. When the private channels could not be
+    told (Slack did not answer), only one's own are shown."""
+    if viewer.slack_user and subscription.created_by_slack_user == viewer.slack_user:
+        return True
+    if subscription.target_type == "email":
+        return viewer.is_admin
+    if viewer.private_channels is None:
+        return False
+    channel = subscription.slack_channel_id or ""
+    return channel not in viewer.private_channels or channel in viewer.member_of
+
+
+# --- email recipients --------------------------------------------------------------------------------------
+
+
+class ReaddNeedsConfirmation(RecipientError):
+    """Some addresses unsubscribed themselves from this subscription: adding them back needs a confirmation."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+        who = ", ".join(addresses)
+        super().__init__(
+            f"{who} unsubscribed {'themselves' if len(addresses) > 1 else 'themself'} from this subscription. "
+            "Adding them back sends them reports again: confirm to add them anyway, or leave them out."
+        )
+
+
+async def subscribe_by_email(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    connection: PostHogConnection,
+    content_type: str,
+    content_ref: str,
+    schedule: Schedule,
+    recipients: list[str],
+    title: str = "",
+    subscribed_by: str = "",
+    created_by_slack_user: str | None = None,
+    created_by_email: str | None = None,
+    workspace_id: int | None = None,
+    now: datetime | None = None,
+) -> Subscription:
+    """An email subscription. The recipients pass the operator's policy (`check_recipients`) or nothing is
+    created; each is then told, once, who subscribed them (`subscribed_by`, e.g. "Ada in Acme") and how to
+    unsubscribe."""
+    addresses = check_recipients(recipients, settings)
+    subscription = await create_subscription(
+        session, connection=connection, content_type=content_type, content_ref=content_ref, schedule=schedule,
+        title=title, target_type="email", email_recipients=addresses, created_by_slack_user=created_by_slack_user,
+        created_by_email=created_by_email, workspace_id=workspace_id, now=now,
+    )
+    _welcome(session, subscription, addresses, subscribed_by)
+    await session.flush()
+    return subscription
+
+
+async def set_recipients(
+    session: AsyncSession,
+    subscription: Subscription,
+    recipients: list[str],
+    settings: Settings,
+    *,
+    subscribed_by: str = "",
+    confirmed: bool = False,
+) -> list[str]:
+    """Replace an email subscription's recipients; returns the addresses added (each gets the welcome notice).
+    An address that unsubscribed itself is only put back when `confirmed` (else ReaddNeedsConfirmation)."""
+    addresses = check_recipients(recipients, settings)
+    current = {a.casefold() for a in subscription.email_recipients or []}
+    added = [a for a in addresses if a.casefold() not in current]
+    left = {a.casefold() for a in subscription.unsubscribed_recipients or []}
+    readded = [a for a in added if a.casefold() in left]
+    if readded and not confirmed:
+        raise ReaddNeedsConfirmation(readded)
+    back = {a.casefold() for a in readded}
+    subscription.email_recipients = addresses  # new lists: JSON columns do not track in-place edits
+    subscription.unsubscribed_recipients = [
+        a for a in subscription.unsubscribed_recipients or [] if a.casefold() not in back
+    ]
+    _welcome(session, subscription, added, subscribed_by)
+    await session.flush()
+    return added
+
+
+def _welcome(session: AsyncSession, subscription: Subscription, addresses: list[str], subscribed_by: str) -> None:
+    for address in addresses:
+        session.add(WelcomeNotice(subscription_id=subscription.id, address=address, subscribed_by=subscribed_by[:255]))
+
+
+def remove_recipient(subscription: Subscription, address: str, *, by_themselves: bool) -> bool:
+    """Take `address` off an email subscription (False when it was not on it). An address that unsubscribed
+    itself is remembered, so that an edit does not put it back unasked. The last recipient leaving pauses it."""
+    if not any(str(r).casefold() == address.casefold() for r in subscription.email_recipients or []):
+        return False
+    remaining = [r for r in subscription.email_recipients if str(r).casefold() != address.casefold()]
+    subscription.email_recipients = remaining
+    if by_themselves:
+        subscription.unsubscribed_recipients = [*(subscription.unsubscribed_recipients or []), address]
+    if not remaining:
+        pause(subscription, f"{NO_RECIPIENTS_REASON} (the last was {address}).")
+    return True
+
+
+def restore_recipient(subscription: Subscription, address: str) -> bool:
+    """Undo `remove_recipient` (an unsubscribe's Undo button); a subscription paused because everyone had left
+    delivers again. False when the address is already a recipient."""
+    if any(str(r).casefold() == address.casefold() for r in subscription.email_recipients or []):
+        return False
+    subscription.email_recipients = [*(subscription.email_recipients or []), address]
+    subscription.unsubscribed_recipients = [
+        a for a in subscription.unsubscribed_recipients or [] if a.casefold() != address.casefold()
+    ]
+    if not subscription.enabled and (subscription.paused_reason or "").startswith(NO_RECIPIENTS_REASON):
+        try:
+            resume(subscription)
+        except ValueError:  # a stored schedule that no longer validates: the scheduler reports it
+            pass
+    return True
 
 
 async def find_or_create_email_subscription(
@@ -113,10 +261,18 @@ def edit(
     slack_channel_id: str | None = None,
     schedule: Schedule | None = None,
     now: datetime | None = None,
+    date_range: DateRange | None = None,
+    clear_date_range: bool = False,
 ) -> None:
-    """Change what, where or when; what is not given stays. A new schedule counts from now."""
+    """Change what, where or when; what is not given stays. A new schedule counts from now. `date_range`
+    replaces the period shown; `clear_date_range=True` goes back to the content's own (not both at once)."""
+    if date_range is not None and clear_date_range:
+        raise ValueError("Give a new date range or clear it, not both.")
     if schedule is not None:
         apply_schedule(subscription, schedule, now=now)  # validates first: a bad schedule changes nothing
+    if date_range is not None or clear_date_range:
+        fields = date_range.to_fields() if date_range is not None else {"date_from": None, "date_to": None}
+        subscription.date_from, subscription.date_to = fields["date_from"], fields["date_to"]
     if content_ref is not None:
         subscription.content_ref = str(content_ref)
     if title:
@@ -124,6 +280,9 @@ def edit(
     if slack_channel_id is not None and slack_channel_id != subscription.slack_channel_id:
         subscription.slack_channel_id = slack_channel_id
         subscription.slack_channel_name = None  # learnt again from Slack
+
+
+NO_RECIPIENTS_REASON = "Every email recipient unsubscribed"
 
 
 # --- pausing, resuming, unsubscribing ----------------------------------------------------------------------

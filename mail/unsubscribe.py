@@ -1,7 +1,7 @@
 """Removing one recipient from subscriptions (and putting them back), as an unsubscribe link asks.
 
-Addresses compare case-insensitively. A subscription left without recipients is disabled with a reason that
-says so; putting a recipient back re-enables only a subscription that was disabled for that reason.
+Addresses compare case-insensitively. The rules (a subscription left without recipients is paused; putting a
+recipient back resumes only a subscription paused for that reason) are the lifecycle's, in core/subscriptions.py.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from core import subscriptions as lifecycle
 from core.db import Database
 from core.models import Subscription
-from core.subscriptions import pause, resume
-
-NO_RECIPIENTS_REASON = "Every email recipient unsubscribed"
 
 
 @dataclass(slots=True)
@@ -51,19 +49,11 @@ async def look_up(database: Database, ids: list[int], address: str) -> list[Foun
 
 
 async def remove_recipient(database: Database, ids: list[int], address: str) -> tuple[list[Found], list[int]]:
-    """Remove `address` from each subscription; idempotent. Returns the subscriptions found and the ids it was
-    removed from by this call (what an undo may put back)."""
-    removed: list[int] = []
+    """Remove `address` from each subscription (it unsubscribed itself); idempotent. Returns the subscriptions
+    found and the ids it was removed from by this call (what an undo may put back)."""
     async with database.transaction() as session:
         subscriptions = await _load(session, ids, lock=True)
-        for subscription in subscriptions:
-            if not _has(subscription, address):
-                continue
-            removed.append(subscription.id)
-            remaining = [r for r in subscription.email_recipients if str(r).casefold() != address.casefold()]
-            subscription.email_recipients = remaining  # a new list: JSON columns do not track in-place edits
-            if not remaining:
-                pause(subscription, f"{NO_RECIPIENTS_REASON} (the last was {address}).")
+        removed = [s.id for s in subscriptions if lifecycle.remove_recipient(s, address, by_themselves=True)]
         return [_summary(s, address) for s in subscriptions], removed
 
 
@@ -72,12 +62,5 @@ async def restore_recipient(database: Database, ids: list[int], address: str) ->
     async with database.transaction() as session:
         subscriptions = await _load(session, ids, lock=True)
         for subscription in subscriptions:
-            if _has(subscription, address):
-                continue
-            subscription.email_recipients = [*(subscription.email_recipients or []), address]
-            if not subscription.enabled and (subscription.paused_reason or "").startswith(NO_RECIPIENTS_REASON):
-                try:
-                    resume(subscription)
-                except ValueError:  # a stored schedule that no longer validates: the scheduler reports it
-                    pass
+            lifecycle.restore_recipient(subscription, address)
         return [_summary(s, address) for s in subscriptions]

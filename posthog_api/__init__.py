@@ -34,9 +34,11 @@ from .sources import (
     ContentSource,
     check_connection,
     configured_connection,
+    content_url,
     fetch,
     open_connection,
     open_source,
+    operator_connection,
     save_connection,
 )
 from .urls import InvalidReference, parse_posthog_reference
@@ -70,6 +72,7 @@ __all__ = [
     "Tile",
     "check_connection",
     "configured_connection",
+    "content_url",
     "describe_date_range",
     "fetch",
     "is_demo_host",
@@ -77,6 +80,7 @@ __all__ = [
     "normalize_insight",
     "open_connection",
     "open_source",
+    "operator_connection",
     "parse_posthog_reference",
     "save_connection",
 ]

@@ -22,7 +22,7 @@ from core.settings import Settings
 
 from .client import PostHogClient, normalize_host
 from .content import Dashboard, Insight
-from .demo import DemoProject, is_demo_host
+from .demo import DEMO_BASE_URL, DemoProject, is_demo_host
 from .errors import PostHogError, PostHogUnavailable
 
 ContentSource = PostHogClient | DemoProject
@@ -76,10 +76,32 @@ def open_connection(connection: PostHogConnection, settings: Settings, *, intera
 
 def configured_connection(settings: Settings) -> PostHogConnection:
     """The operator's default connection from the settings (not stored): the demo project when no host is set."""
+    if is_demo_host(settings.posthog_host):
+        return PostHogConnection(name="Demo project", host="demo", project_id=1, api_key=None)
     return PostHogConnection(
-        name="PostHog", host=settings.posthog_host or "demo", project_id=settings.posthog_project_id or 1,
+        name="PostHog", host=normalize_host(settings.posthog_host), project_id=settings.posthog_project_id or 1,
         api_key=settings.posthog_api_key or None,
     )
+
+
+async def operator_connection(session: AsyncSession, settings: Settings) -> PostHogConnection:
+    """The stored connection of the operator's configured PostHog (POSTHOG_HOST...), for subscriptions made from
+    the command line: created on first use, its key kept in step with the settings."""
+    configured = configured_connection(settings)
+    found = await session.scalar(
+        select(PostHogConnection).where(
+            PostHogConnection.workspace_id.is_(None),
+            PostHogConnection.host == configured.host,
+            PostHogConnection.project_id == configured.project_id,
+        )
+    )
+    if found is None:
+        session.add(configured)
+        await session.flush()
+        return configured
+    if configured.api_key and found.api_key != configured.api_key:
+        found.api_key = configured.api_key
+    return found
 
 
 async def fetch(
@@ -100,6 +122,17 @@ async def fetch(
             raise PostHogUnavailable(
                 f"PostHog took too long to answer for {kind} {ref}. Try again in a minute."
             ) from None
+
+
+def content_url(connection: PostHogConnection, kind: str, ref: int | str) -> str:
+    """Where a person opens this content in PostHog, without fetching it ("" when the ref cannot make a link:
+    PostHog links insights by short id)."""
+    base = DEMO_BASE_URL if is_demo_host(connection.host) else normalize_host(connection.host)
+    if kind == "dashboard":
+        return f"{base}/project/{connection.project_id}/dashboard/{ref}"
+    if str(ref).isdigit():
+        return ""
+    return f"{base}/project/{connection.project_id}/insights/{ref}"
 
 
 # --- setting a connection up -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from scheduler.content import ContentRenderer
 from scheduler.notices import CreatorNotifier
 from scheduler.pipeline import ContentLoader, Pipeline
 from scheduler.service import SchedulerService, default_worker_id
+from scheduler.welcomes import send_welcomes
 
 # Who retries what (core/retry.py): the pipeline retries Slack sends, resuming where they stopped; mail/
 # retries each email itself on the SMTP connection it holds, so the pipeline tries an email once.
@@ -90,6 +91,7 @@ async def scheduler_service(
                 rotate_tokens=functools.partial(
                     rotate_expiring_tokens, database, settings, within=timedelta(hours=1)
                 ),
+                send_welcomes=functools.partial(send_welcomes, database, settings, transport=email_transport),
             )
         finally:
             await pipeline.aclose()

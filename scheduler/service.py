@@ -49,9 +49,11 @@ class SchedulerService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_in_flight: int | None = None,
         rotate_tokens: Callable[[], Awaitable[int]] | None = None,
+        send_welcomes: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.database = database
         self.rotate_tokens = rotate_tokens  # renews Slack bot tokens before they expire
+        self.send_welcomes = send_welcomes  # tells new email recipients that they were subscribed
         # Deliveries this process runs at once; it claims more only as they finish, so that the work is shared
         # with the other processes instead of being taken by whichever polls first.
         self.max_in_flight = max_in_flight or policy.batch
@@ -80,6 +82,11 @@ class SchedulerService:
             self.housekeeping, "interval", hours=1, id="housekeeping", max_instances=1, coalesce=True,
             next_run_time=datetime.now(UTC) + timedelta(seconds=30),
         )
+        if self.send_welcomes is not None:
+            self._scheduler.add_job(
+                self._welcome, "interval", seconds=self.poll_seconds, id="welcomes", max_instances=1, coalesce=True,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            )
         if self.rotate_tokens is not None:
             self._scheduler.add_job(
                 self.rotate_tokens, "interval", minutes=TOKEN_ROTATION_MINUTES, id="rotate_tokens",
@@ -146,6 +153,14 @@ class SchedulerService:
             log.exception("delivery run failed; its leases expire and another process retries it")
         for delivery_id in ids:
             self._running.pop(delivery_id, None)
+
+    async def _welcome(self) -> None:
+        if self._stopping:
+            return
+        try:
+            await self.send_welcomes()
+        except Exception:  # noqa: BLE001 - a mail server hiccup must not kill the loop
+            log.exception("sending welcome notices failed; trying again shortly")
 
     async def renew(self) -> None:
         if self._running:

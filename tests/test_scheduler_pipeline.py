@@ -10,7 +10,6 @@ the pipeline sends it.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from PIL import Image as PILImage
 from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -28,16 +26,14 @@ from sqlalchemy.orm import selectinload
 from bot import DatabaseInstallationStore
 from bot.installation_store import find_workspace
 from core.db import Database, empty_tables
-from core.delivery import Image
 from core.models import Delivery, PostHogConnection, Subscription
 from core.schedule_phrases import parse_schedule
 from core.settings import Settings
 from core.subscriptions import create_subscription, demo_connection
-from posthog_api import ContentRef, Insight, fetch
 from render import Renderer
 from scheduler.assembly import scheduler_service
-from scheduler.pipeline import Rendered
 from scheduler.service import SchedulerService
+from tests.standins.content import FixedImages
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
 
@@ -158,28 +154,6 @@ class Env:
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-
-
-def _png() -> bytes:
-    out = io.BytesIO()
-    PILImage.new("RGB", (8, 6), (29, 74, 255)).save(out, format="PNG")
-    return out.getvalue()
-
-
-PNG = _png()  # what is sent matters here, not how it looks
-
-
-class FixedImages:
-    """The pipeline's content loader without a browser: the real fetch, then one fixed PNG per image."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
-        content = await fetch(connection, ref.kind, ref.ref, self.settings)
-        if isinstance(content, Insight):
-            return Rendered(content, [Image(content.name, PNG, content.url)])
-        return Rendered(content, [Image(tile.title, PNG, content.url) for tile in content.tiles])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -203,6 +203,18 @@ class SlackStandIn:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": {"id": channel, **info}}
 
+    def _m_users_conversations(self, params: dict, token: str) -> dict:
+        """The channels of `user` (their ids in a channel's "members"), or the bot's own (is_member)."""
+        user, types = params.get("user"), params.get("types", "public_channel")
+        found = []
+        for channel_id, info in self.channels.items():
+            private = bool(info.get("is_private"))
+            if ("private_channel" if private else "public_channel") not in types:
+                continue
+            if (user in info.get("members", ())) if user else info.get("is_member"):
+                found.append({"id": channel_id, "name": info.get("name", channel_id.lower()), "is_private": private})
+        return {"ok": True, "channels": found, "response_metadata": {"next_cursor": ""}}
+
     def _m_conversations_open(self, params: dict, token: str) -> dict:
         users = params.get("users", "")
         return {"ok": True, "channel": {"id": "D" + users.lstrip("U")[:10]}}

@@ -1,0 +1,237 @@
+"""Email subscriptions through every door: Slack commands signed as Slack signs them, and the command line.
+
+Real parts: the database under test, the Slack stand-in, an aiosmtpd server on loopback, the demo PostHog
+project. Images are fixed PNGs (tests/standins/content.py) except in the command-line round trip, which
+renders in Chromium as `deliver` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Subscription, WelcomeNotice
+from posthog_api import DemoProject
+from scheduler.assembly import scheduler_service
+from tests.standins.content import FixedImages
+from tests.standins.slack_api import start_bot
+from tests.standins.smtp_server import SmtpServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def email_settings(smtp: SmtpServer) -> dict:
+    return dict(
+        email_transport="smtp", smtp_host=smtp.host, smtp_port=smtp.port, smtp_security="none",
+        email_from="PostHog Reports <reports@exports.example>", public_url="http://exports.example",
+        email_allowed_domains="example.com,example.org", email_retry_base_seconds=0.01,
+    )
+
+
+@pytest.fixture
+async def env(db, smtp):
+    env = await start_bot(db, **email_settings(smtp))
+    env.slack.users["U1"] = {"tz": "Europe/London", "name": "ana",
+                             "profile": {"email": "ana@example.com", "real_name": "Ana Lytics"}}
+    env.slack.users["U2"] = {"tz": "Europe/Berlin", "name": "ben", "profile": {"real_name": "Ben"}}
+    env.slack.users["U3"] = {"tz": "UTC", "name": "ada", "is_admin": True, "profile": {"real_name": "Ada"}}
+    await env.install("T1", name="Acme")
+    await env.driver.command("connect demo")
+    yield env
+    await env.close()
+
+
+async def all_subscriptions(db) -> list[Subscription]:
+    async with db.session() as session:
+        return list((await session.scalars(select(Subscription).order_by(Subscription.id))).all())
+
+
+async def reply_text(answer) -> str:
+    """The ack's text, or, when the ack only said it is looking things up, the later reply's."""
+    if "Looking up" in answer.text:
+        later = await answer.wait_later()
+        return json.dumps(later)
+    return answer.text
+
+
+def inline_images(message) -> int:
+    return sum(1 for part in message.walk() if part.get_content_type() == "image/png" and part["Content-ID"])
+
+
+# --- subscribing and delivering ------------------------------------------------------------------------------
+
+
+async def test_subscribe_by_email_then_send_now_emails_every_tile_to_every_address(env, db, smtp):
+    answer = await env.driver.command(
+        "subscribe dashboard 42 weekly email alice@example.com <mailto:bob@example.com|bob@example.com>"
+    )
+    reply = await reply_text(answer)
+    assert "alice@example.com" in reply and "bob@example.com" in reply
+    assert "Next deliveries" in reply and "Mon" in reply  # the next three dates
+    [subscription] = await all_subscriptions(db)
+    assert subscription.target_type == "email"
+    assert subscription.email_recipients == ["alice@example.com", "bob@example.com"]
+    assert subscription.created_by_slack_user == "U1" and (subscription.frequency, subscription.hour) == ("weekly", 9)
+
+    tiles = len((await DemoProject().get_dashboard(42)).tiles)
+    async with scheduler_service(env.settings, db, load_content=FixedImages(env.settings), worker_id="t") as service:
+        assert await service.send_welcomes() == 2
+        sent = await env.driver.command(f"send {subscription.id}")
+        assert "Sending" in sent.text
+        assert len(await service.tick()) == 1
+        await service.drain()
+
+    for address in ("alice@example.com", "bob@example.com"):
+        received = [m.parsed() for m in smtp.messages if m.recipients == [address]]
+        welcome, report = received
+        assert "subscribed" in welcome["Subject"].lower()
+        assert "Ana Lytics in Acme added you" in welcome.get_body(("plain",)).get_content()
+        assert subscription.title in report["Subject"]
+        assert inline_images(report) == tiles
+        assert report["List-Unsubscribe"]
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(WelcomeNotice)) == 0
+
+
+async def test_email_me_uses_the_address_slack_has_for_the_user(env, db):
+    answer = await env.driver.command("subscribe insight dm-pgvw daily at 8am email me carl@example.org")
+    await reply_text(answer)
+    [subscription] = await all_subscriptions(db)
+    assert subscription.email_recipients == ["ana@example.com", "carl@example.org"]
+    assert any(c.params.get("user") == "U1" for c in env.slack.calls_to("users.info"))
+
+
+async def test_email_me_without_an_address_in_slack_says_why_and_creates_nothing(env, db):
+    answer = await env.driver.command("subscribe dashboard 42 weekly email me", user_id="U2")
+    reply = await reply_text(answer)
+    assert "couldn't read your email address" in reply and "users:read.email" in reply
+    assert await all_subscriptions(db) == []
+
+
+MALFORMED = [
+    ("subscribe dashboard 42 weekly email alice@evil.test", "may only be emailed to addresses at example.com"),
+    ("subscribe dashboard 42 weekly email alice@example.com <mailto:bob@evil.test|bob@evil.test>",
+     "bob@evil.test is not"),
+    ("subscribe dashboard 42 weekly email", "Who should get it?"),
+    ("subscribe dashboard 42 weekly email alice", "“alice” is not an email address"),
+    ("subscribe dashboard 42 weekly email alice@", "“alice@” is not an email address"),
+    ("subscribe dashboard 42 weekly email @example.com", "“@example.com” is not an email address"),
+    ("subscribe dashboard 42 weekly email alice@example", "“alice@example” is not an email address"),
+    ("subscribe dashboard 42 weekly email alice@@example.com", "is not an email address"),
+    ("subscribe dashboard 42 weekly email alice@example.com,bob", "“bob” is not an email address"),
+    ("subscribe dashboard 42 weekly email x y@example.com z", "“x”, “z” are not email addresses"),
+    ("subscribe dashboard 42 weekly email " + " ".join(f"u{i}@example.com" for i in range(51)),
+     "at most 50 addresses; that is 51"),
+    ("subscribe dashboard 42 weekly email <@U2>", "not Slack people or groups"),
+    ("subscribe dashboard 42 weekly email <!channel>", "not Slack people or groups"),
+    ("subscribe dashboard 42 weekly in <#C1|general> email alice@example.com", "a channel or to email addresses"),
+    ("subscribe dashboard 42 email alice@example.com", "How often should I email dashboard 42?"),
+    ("subscribe dashboard 42 fortnightly email alice@example.com", "fortnightly"),
+    ("subscribe dashboard email alice@example.com", "Which dashboard?"),
+    ("subscribe 42 weekly email alice@example.com", "Is 42 a dashboard or an insight?"),
+    ("subscribe dashboard 42 weekly email alice@example.com in project 99", "No connected PostHog project"),
+    ("subscribe dashboard 999 weekly email alice@example.com", "Dashboard 999 was not found"),
+    ("subscribe insight zz-nope weekly email alice@example.com", "zz-nope"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MALFORMED, ids=[f"malformed-{i}" for i in range(len(MALFORMED))])
+async def test_malformed_email_subscriptions_are_answered_specifically_and_create_nothing(env, db, text, expected):
+    reply = await reply_text(await env.driver.command(text))
+    assert expected in reply
+    assert await all_subscriptions(db) == []
+
+
+# --- who sees what -------------------------------------------------------------------------------------------
+
+
+async def test_private_channel_and_email_subscriptions_are_shown_only_to_who_may_see_them(env, db):
+    env.slack.channels["CPRIV"] = {"name": "secret", "is_private": True, "is_member": True, "members": ["U1"]}
+    env.slack.channels["CPUB"] = {"name": "metrics", "is_private": False, "is_member": True, "members": ["U1", "U2"]}
+    await reply_text(await env.driver.command("subscribe dashboard 42 weekly in <#CPRIV|secret>"))
+    await reply_text(await env.driver.command("subscribe dashboard 43 weekly in <#CPUB|metrics>", user_id="U2"))
+    await reply_text(await env.driver.command("subscribe dashboard 44 weekly email ana@example.com"))
+    private, public, by_email = await all_subscriptions(db)
+    assert (private.slack_channel_id, public.slack_channel_id, by_email.target_type) == ("CPRIV", "CPUB", "email")
+
+    def shown(text: str) -> set[int]:
+        return {s.id for s in (private, public, by_email) if f"#{s.id}*" in text}
+
+    assert shown((await env.driver.command("list all", user_id="U1")).text) == {private.id, public.id, by_email.id}
+    assert shown((await env.driver.command("list all", user_id="U2")).text) == {public.id}
+    assert shown((await env.driver.command("list all", user_id="U3")).text) == {public.id, by_email.id}
+
+    # The Home tab follows the same rule.
+    before = len(env.slack.calls_to("views.publish"))
+    await env.driver.event({"type": "app_home_opened", "user": "U2", "tab": "home"})
+    await env.slack.wait_for(lambda: len(env.slack.calls_to("views.publish")) > before)
+    view = env.slack.calls_to("views.publish")[-1].params["view"]
+    view = view if isinstance(view, str) else json.dumps(view)
+    assert f"#{public.id} " in view and f"#{private.id} " not in view and f"#{by_email.id} " not in view
+
+    # What cannot be seen cannot be managed either.
+    for verb in ("pause", "send", "unsubscribe"):
+        answer = await env.driver.command(f"{verb} {private.id}", user_id="U2")
+        assert "was not found" in answer.text
+    assert (await all_subscriptions(db))[0].enabled
+
+
+# --- the command line ----------------------------------------------------------------------------------------
+
+
+def app(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=240)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+async def test_command_line_round_trip(db, smtp):
+    env = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING",
+           **{k.upper(): str(v) for k, v in email_settings(smtp).items()}}
+    added = app("subscriptions", "add", "dashboard", "44", "--email", "ada@example.com", "--schedule",
+                "weekly on monday at 9:00", "--tz", "Europe/London", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "every Monday at 09:00" in added.stdout and "ada@example.com" in added.stdout
+    assert "1 new recipient told by email" in added.stdout
+    [listed] = json.loads(app("subscriptions", "list", "--json", env=env).stdout)
+    assert (listed["kind"], listed["ref"], listed["recipients"]) == ("dashboard", "44", ["ada@example.com"])
+
+    delivered = app("deliver", str(listed["id"]), env=env)
+    assert delivered.returncode == 0, delivered.stdout + delivered.stderr
+    welcome, report = [m.parsed() for m in smtp.messages]
+    assert "subscribed" in welcome["Subject"].lower()
+    assert inline_images(report) == len((await DemoProject().get_dashboard(44)).tiles)
+
+    removed = app("subscriptions", "remove", str(listed["id"]), env=env)
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert json.loads(app("subscriptions", "list", "--json", env=env).stdout) == []
+
+
+async def test_command_line_mistakes_get_the_same_messages_and_change_nothing(db, smtp):
+    env = {**os.environ, "DATABASE_URL": db.url, **{k.upper(): str(v) for k, v in email_settings(smtp).items()}}
+    for args, expected in [
+        (["--email", "alice@evil.test"], "may only be emailed to addresses at example.com"),
+        (["--email", "alice"], "“alice” is not an email address"),
+        (["--email", "a@example.com", "--schedule", "fortnightly"], "fortnightly"),
+        (["--email", "a@example.com", "--tz", "Mars/Olympus"], "Mars/Olympus"),
+    ]:
+        result = app("subscriptions", "add", "dashboard", "42", *args, env=env)
+        assert result.returncode == 2 and expected in result.stderr, (args, result.stderr)
+    missing = app("subscriptions", "add", "dashboard", "999", "--email", "a@example.com", env=env)
+    assert missing.returncode == 2 and "Dashboard 999 was not found" in missing.stderr
+    assert app("subscriptions", "pause", "12345", env=env).returncode == 2
+    assert await all_subscriptions(db) == []
