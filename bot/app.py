@@ -10,18 +10,21 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 
+from core import subscriptions as lifecycle
 from core.db import Database
+from core.recipients import RecipientError, split_addresses
 from core.settings import Settings
 from posthog_api import CHECK_ACCESS_SECONDS, PostHogError, parse_posthog_reference
 
 from . import blocks, store
-from .commands import fetch_title, handle_command, manage, not_found
+from .commands import fetch_title, handle_command, manage, not_found, slack_user
 from .events import handle_app_uninstalled, handle_tokens_revoked
 from .home import home_view
 from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
 from .modals import (
     CONNECT_CALLBACK,
     EDIT_CALLBACK,
+    confirmed_addresses,
     connect_submission,
     edit_modal,
     edit_values,
@@ -89,6 +92,17 @@ async def _reply(body: dict, respond, client, text: str, services: BotServices, 
     user_id = (body.get("user") or {}).get("id")
     if user_id and workspace is not None:
         await publish_home(client, user_id, workspace, services)
+
+
+async def member_addresses(client, user_ids: list[str]) -> tuple[list[str], str | None]:
+    """The Slack addresses of workspace members picked in a form, or a problem naming who has none."""
+    users = await asyncio.gather(*(slack_user(client, u) for u in user_ids))
+    missing = [u.id for u in users if not u.email]
+    if missing:
+        who = ", ".join(f"<@{u}>" for u in missing[:3])
+        return [], (f"Slack did not give me the address of {who} (the app needs `users:read.email`); type it in "
+                    "Email addresses instead")
+    return [u.email for u in users], None
 
 
 async def publish_home(client, user_id: str, workspace, services: BotServices) -> None:
@@ -159,14 +173,37 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
             except PostHogError as exc:  # shown on the field, e.g. "Insight 4242 was not found ..."
                 await ack(response_action="errors", errors={"target": str(exc)[:150]})
                 return
-        async with services.database.transaction() as session:
-            fresh = await store.get_subscription(session, workspace, subscription.id)
-            if fresh is None:
-                await ack(response_action="errors", errors={"target": "This subscription was just removed."})
+        user_id = (body.get("user") or {}).get("id", "")
+        addresses = None
+        if subscription.target_type == "email":
+            addresses, problem = await member_addresses(client, values.get("members") or [])
+            if problem:
+                await ack(response_action="errors", errors={"members": problem})
                 return
-            await save_edit(session, fresh, values, schedule, title)
+            addresses += split_addresses(values.get("recipients") or "")
+        try:
+            async with services.database.transaction() as session:
+                fresh = await store.get_subscription(session, workspace, subscription.id)
+                if fresh is None:
+                    await ack(response_action="errors", errors={"target": "This subscription was just removed."})
+                    return
+                await save_edit(session, fresh, values, schedule, title)
+                if addresses is not None:
+                    editor = await slack_user(client, user_id)
+                    await lifecycle.set_recipients(
+                        session, fresh, addresses, services.settings,
+                        subscribed_by=f"{editor.name or 'Someone'} in {workspace.name or 'Slack'}",
+                        confirmed=confirmed_addresses(view),
+                    )
+        except lifecycle.ReaddNeedsConfirmation as exc:
+            # Nothing was saved; the form comes back with the warning, and saving again confirms.
+            await ack(response_action="update", view=edit_modal(subscription, recipients=addresses,
+                                                                confirm=exc.addresses))
+            return
+        except RecipientError as exc:
+            await ack(response_action="errors", errors={"recipients": str(exc)[:150]})
+            return
         await ack()
-        user_id = (body.get("user") or {}).get("id")
         if user_id:
             await _safe(publish_home(client, user_id, workspace, services))
 

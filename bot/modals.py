@@ -67,7 +67,7 @@ def connect_modal() -> Block:
 
 def _value(values: dict, block_id: str) -> Any:
     action = next(iter((values.get(block_id) or {}).values()), {}) or {}
-    for key in ("value", "selected_conversation", "selected_time", "selected_channel"):
+    for key in ("value", "selected_conversation", "selected_time", "selected_channel", "selected_users"):
         if key in action:
             return action[key]
     if "selected_option" in action:
@@ -93,7 +93,23 @@ async def connect_submission(view: dict, user_id: str, workspace, services) -> d
 # --- editing a subscription ------------------------------------------------------------------------------
 
 
-def edit_modal(subscription: Subscription) -> Block:
+def recipients_inputs(addresses: list[str] | None = None) -> list[Block]:
+    """Email recipients: workspace members (their Slack addresses are looked up) and any other addresses."""
+    return [
+        _input("members", "Workspace members", {
+            "type": "multi_users_select", "action_id": "value",
+            "placeholder": {"type": "plain_text", "text": "People to email"},
+        }, optional=True, hint="Their email addresses in Slack are used"),
+        _input("recipients", "Email addresses",
+               {**_text_input("value", initial=", ".join(addresses or [])), "multiline": True}, optional=True,
+               hint="Anyone else, separated by commas or spaces, e.g. ada@acme.com, bob@acme.com"),
+    ]
+
+
+def edit_modal(subscription: Subscription, *, recipients: list[str] | None = None,
+               confirm: list[str] | None = None) -> Block:
+    """The Edit form. `recipients` refills the address field; `confirm` names addresses that unsubscribed
+    themselves and asks to save again to add them back."""
     s = subscription
     frequency = _option(s.frequency)
     days = [_option(d) for d in s.byweekday or []]
@@ -112,18 +128,29 @@ def edit_modal(subscription: Subscription) -> Block:
     }
     if s.slack_channel_id:
         channel_element["initial_conversation"] = s.slack_channel_id
+    if s.target_type == "email":
+        where = recipients_inputs(recipients if recipients is not None else list(s.email_recipients or []))
+    else:
+        where = [_input("channel", "Channel", channel_element)]
+    warning = []
+    if confirm:
+        warning = [{"type": "section", "text": {"type": "mrkdwn", "text": (
+            f":warning: {escape(', '.join(confirm))} unsubscribed themselves from this subscription. "
+            "Save again to add them back anyway, or take them out."
+        )}}]
     return {
         "type": "modal",
         "callback_id": EDIT_CALLBACK,
-        "private_metadata": json.dumps({"subscription_id": s.id}),
+        "private_metadata": json.dumps({"subscription_id": s.id, "confirm": list(confirm or [])}),
         "title": {"type": "plain_text", "text": f"Edit subscription #{s.id}"[:24]},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(label(s))}*"}},
+            *warning,
             _input("target", "Insight or dashboard", _text_input("value", initial=str(s.content_ref)),
                    hint="An id, a short id or a PostHog link"),
-            _input("channel", "Channel", channel_element),
+            *where,
             _input("frequency", "Frequency", {
                 "type": "static_select", "action_id": "value",
                 "options": [_option(f) for f in FREQUENCIES], "initial_option": frequency,
@@ -143,7 +170,7 @@ def edit_modal(subscription: Subscription) -> Block:
 def edit_values(view: dict) -> dict[str, Any]:
     values = view.get("state", {}).get("values", {})
     return {key: _value(values, key) for key in
-            ("target", "channel", "frequency", "interval", "days", "time", "timezone")}
+            ("target", "channel", "members", "recipients", "frequency", "interval", "days", "time", "timezone")}
 
 
 def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[dict[str, str], Schedule | None]:
@@ -164,8 +191,11 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
                 )
         except InvalidReference as exc:
             errors["target"] = str(exc)[:150]
-    if not values.get("channel"):
+    if subscription.target_type == "slack" and not values.get("channel"):
         errors["channel"] = "Pick the channel to deliver to"
+    no_one = not values.get("members") and not (values.get("recipients") or "").strip()
+    if subscription.target_type == "email" and no_one:
+        errors["recipients"] = "Add at least one person or email address"
     frequency = values.get("frequency")
     if frequency not in FREQUENCIES:
         errors["frequency"] = "Pick daily, weekly, monthly or yearly"
@@ -207,7 +237,7 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
 async def save_edit(session, subscription: Subscription, values: dict[str, Any], schedule: Schedule,
                     title: str | None) -> None:
     _kind, ref = parse_posthog_reference(values["target"])
-    edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values["channel"], schedule=schedule)
+    edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values.get("channel"), schedule=schedule)
 
 
 def parse_metadata(view: dict) -> int | None:
@@ -215,6 +245,14 @@ def parse_metadata(view: dict) -> int | None:
         return int(json.loads(view.get("private_metadata") or "{}").get("subscription_id"))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def confirmed_addresses(view: dict) -> set[str]:
+    """The self-unsubscribed addresses the editor was warned about and saved again with."""
+    try:
+        return {str(a).casefold() for a in json.loads(view.get("private_metadata") or "{}").get("confirm") or []}
+    except (TypeError, ValueError, AttributeError):
+        return set()
 
 
 async def load_for_edit(services, workspace, view: dict):

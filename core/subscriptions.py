@@ -8,6 +8,7 @@ disagree, a pause always carries its reason, a resume never delivers what was mi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -154,7 +155,7 @@ async def subscribe_by_email(
         title=title, target_type="email", email_recipients=addresses, created_by_slack_user=created_by_slack_user,
         created_by_email=created_by_email, workspace_id=workspace_id, now=now,
     )
-    _welcome(session, subscription, addresses, subscribed_by)
+    await _welcome(session, subscription, addresses, subscribed_by)
     await session.flush()
     return subscription
 
@@ -166,30 +167,39 @@ async def set_recipients(
     settings: Settings,
     *,
     subscribed_by: str = "",
-    confirmed: bool = False,
+    confirmed: Collection[str] = (),
 ) -> list[str]:
     """Replace an email subscription's recipients; returns the addresses added (each gets the welcome notice).
-    An address that unsubscribed itself is only put back when `confirmed` (else ReaddNeedsConfirmation)."""
+    An address that unsubscribed itself is only put back when it is among `confirmed` (the addresses the editor
+    was warned about); otherwise nothing changes and ReaddNeedsConfirmation names them."""
     addresses = check_recipients(recipients, settings)
     current = {a.casefold() for a in subscription.email_recipients or []}
     added = [a for a in addresses if a.casefold() not in current]
     left = {a.casefold() for a in subscription.unsubscribed_recipients or []}
     readded = [a for a in added if a.casefold() in left]
-    if readded and not confirmed:
+    warned = {a.casefold() for a in confirmed}
+    if any(a.casefold() not in warned for a in readded):
         raise ReaddNeedsConfirmation(readded)
     back = {a.casefold() for a in readded}
     subscription.email_recipients = addresses  # new lists: JSON columns do not track in-place edits
     subscription.unsubscribed_recipients = [
         a for a in subscription.unsubscribed_recipients or [] if a.casefold() not in back
     ]
-    _welcome(session, subscription, added, subscribed_by)
+    await _welcome(session, subscription, added, subscribed_by)
     await session.flush()
     return added
 
 
-def _welcome(session: AsyncSession, subscription: Subscription, addresses: list[str], subscribed_by: str) -> None:
+async def _welcome(session: AsyncSession, subscription: Subscription, addresses: list[str], subscribed_by: str
+                   ) -> None:
+    """Record a welcome notice for each address that has none waiting yet."""
+    waiting = {a.casefold() for a in await session.scalars(
+        select(WelcomeNotice.address).where(WelcomeNotice.subscription_id == subscription.id)
+    )}
     for address in addresses:
-        session.add(WelcomeNotice(subscription_id=subscription.id, address=address, subscribed_by=subscribed_by[:255]))
+        if address.casefold() not in waiting:
+            session.add(WelcomeNotice(subscription_id=subscription.id, address=address,
+                                      subscribed_by=subscribed_by[:255]))
 
 
 def remove_recipient(subscription: Subscription, address: str, *, by_themselves: bool) -> bool:

@@ -155,6 +155,61 @@ async def test_malformed_email_subscriptions_are_answered_specifically_and_creat
     assert await all_subscriptions(db) == []
 
 
+# --- editing recipients --------------------------------------------------------------------------------------
+
+
+def email_edit_values(*, recipients: str, members: list[str], target: str = "42") -> dict:
+    return {
+        "target": {"value": {"type": "plain_text_input", "value": target}},
+        "members": {"value": {"type": "multi_users_select", "selected_users": members}},
+        "recipients": {"value": {"type": "plain_text_input", "value": recipients}},
+        "frequency": {"value": {"type": "static_select", "selected_option": {"value": "weekly"}}},
+        "interval": {"value": {"type": "plain_text_input", "value": "1"}},
+        "days": {"value": {"type": "multi_static_select", "selected_options": [{"value": "monday"}]}},
+        "time": {"value": {"type": "timepicker", "selected_time": "09:00"}},
+        "timezone": {"value": {"type": "plain_text_input", "value": "Europe/London"}},
+    }
+
+
+async def test_an_edit_does_not_put_back_someone_who_unsubscribed_unless_the_editor_confirms(env, db):
+    from mail.unsubscribe import remove_recipient
+
+    await reply_text(await env.driver.command("subscribe dashboard 42 weekly email alice@example.com bob@example.com"))
+    [subscription] = await all_subscriptions(db)
+    await remove_recipient(db, [subscription.id], "alice@example.com")  # her email's unsubscribe link
+    metadata = json.dumps({"subscription_id": subscription.id})
+    values = email_edit_values(recipients="alice@example.com, bob@example.com carl@example.com", members=["U1"])
+
+    warned = await env.driver.submit_view("subscription_edit", values, private_metadata=metadata)
+    assert warned.json["response_action"] == "update"
+    view = warned.json["view"]
+    assert "alice@example.com unsubscribed" in json.dumps(view)
+    [unchanged] = await all_subscriptions(db)
+    assert unchanged.email_recipients == ["bob@example.com"]
+
+    bad = email_edit_values(recipients="carl@evil.test", members=[])
+    refused = await env.driver.submit_view("subscription_edit", bad, private_metadata=view["private_metadata"])
+    assert "example.com" in refused.json["errors"]["recipients"]
+
+    saved = await env.driver.submit_view("subscription_edit", values, private_metadata=view["private_metadata"])
+    assert saved.status == 200 and saved.body == ""
+    [edited] = await all_subscriptions(db)
+    assert edited.email_recipients == ["ana@example.com", "alice@example.com", "bob@example.com", "carl@example.com"]
+    assert edited.unsubscribed_recipients == []
+    async with db.session() as session:
+        welcomed = set(await session.scalars(select(WelcomeNotice.address)))
+    assert welcomed == {"alice@example.com", "bob@example.com", "ana@example.com", "carl@example.com"}
+
+
+async def test_a_member_without_an_address_in_slack_is_named_on_the_field(env, db):
+    await reply_text(await env.driver.command("subscribe dashboard 42 weekly email alice@example.com"))
+    [subscription] = await all_subscriptions(db)
+    values = email_edit_values(recipients="alice@example.com", members=["U2"])
+    answer = await env.driver.submit_view("subscription_edit", values,
+                                          private_metadata=json.dumps({"subscription_id": subscription.id}))
+    assert "<@U2>" in answer.json["errors"]["members"]
+
+
 # --- who sees what -------------------------------------------------------------------------------------------
 
 
