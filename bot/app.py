@@ -14,10 +14,11 @@ from core import subscriptions as lifecycle
 from core.db import Database
 from core.recipients import RecipientError, split_addresses
 from core.settings import Settings
+from core.subscriptions import schedule_of
 from posthog_api import CHECK_ACCESS_SECONDS, PostHogError, parse_posthog_reference
 
 from . import blocks, store
-from .commands import fetch_title, handle_command, manage, not_found, slack_user
+from .commands import fetch_title, handle_command, manage, member_addresses, not_found, slack_user
 from .events import handle_app_uninstalled, handle_tokens_revoked
 from .home import home_view
 from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
@@ -32,6 +33,7 @@ from .modals import (
     save_edit,
     validate_edit,
 )
+from .new_subscription import NEW_CALLBACK, open_new_subscription, submit_new_subscription
 from .parsing import CommandError
 from .services import NOT_INSTALLED, BotServices
 from .slack_client import slack_error_code, web_client
@@ -94,17 +96,6 @@ async def _reply(body: dict, respond, client, text: str, services: BotServices, 
         await publish_home(client, user_id, workspace, services)
 
 
-async def member_addresses(client, user_ids: list[str]) -> tuple[list[str], str | None]:
-    """The Slack addresses of workspace members picked in a form, or a problem naming who has none."""
-    users = await asyncio.gather(*(slack_user(client, u) for u in user_ids))
-    missing = [u.id for u in users if not u.email]
-    if missing:
-        who = ", ".join(f"<@{u}>" for u in missing[:3])
-        return [], (f"Slack did not give me the address of {who} (the app needs `users:read.email`); type it in "
-                    "Email addresses instead")
-    return [u.email for u in users], None
-
-
 async def publish_home(client, user_id: str, workspace, services: BotServices) -> None:
     view = await home_view(workspace, services, await viewer_for(client, user_id))
     await client.views_publish(user_id=user_id, view=view)
@@ -126,6 +117,34 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services,
                             client)
         await _reply(body, respond, client, text, services, workspace)
+
+    @app.action(blocks.ACTION_NEW)
+    async def on_new(ack, body, client, context):
+        await ack()
+        workspace = await services.workspace(context.team_id)
+        if workspace is not None:
+            user_id = (body.get("user") or {}).get("id", "")
+            await open_new_subscription(client, body["trigger_id"], user_id, workspace, services)
+
+    @app.view(NEW_CALLBACK)
+    async def on_new_submit(ack, body, view, client, context):
+        workspace = await services.workspace(context.team_id)
+        if workspace is None:
+            await ack(response_action="errors", errors={"target": NOT_INSTALLED})
+            return
+        user_id = (body.get("user") or {}).get("id", "")
+        result = await submit_new_subscription(view, user_id, workspace, services, client)
+        if isinstance(result, dict):
+            await ack(response_action="errors", errors=result)
+            return
+        await ack()
+        await _safe(client.chat_postMessage(
+            channel=user_id,
+            text=f"Subscribed {blocks.destination(result)} to {blocks.escape(blocks.label(result))}, "
+            f"{schedule_of(result).summary()}. Next delivery: "
+            f"{blocks.local_time(result.next_delivery_at, result.timezone)}. (subscription #{result.id})",
+        ))
+        await _safe(publish_home(client, user_id, workspace, services))
 
     @app.action(blocks.ACTION_OPEN)
     async def on_open(ack):

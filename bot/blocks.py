@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.models import Subscription
-from core.subscriptions import schedule_of
+from core.subscriptions import date_range_of, schedule_of
 
 Block = dict[str, Any]
 
@@ -18,6 +18,7 @@ ACTION_PAUSE = "subscription_pause"
 ACTION_RESUME = "subscription_resume"
 ACTION_UNSUBSCRIBE = "subscription_unsubscribe"
 ACTION_OPEN = "subscription_open_in_posthog"
+ACTION_NEW = "subscription_new"
 
 HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to channels and inboxes on a schedule.
 
@@ -216,4 +217,8 @@ def delivered_message(
         context_block(f"Delivered {schedule_summary}. Next delivery: {nxt}. Subscription #{subscription.id}."),
         {"type": "actions", "block_id": f"delivered:{subscription.id}", "elements": elements},
     ]
-    return f"{escape(title)} — delivered {schedule_summary}", blocks
+    date_range = date_range_of(subscription)
+    if date_range is None:
+        return f"{escape(title)} — delivered {schedule_summary}", blocks
+    blocks.insert(1, context_block(f":calendar: Date range: *{escape(date_range.label)}*"))
+    return f"{escape(title)} ({escape(date_range.label)}) — delivered {schedule_summary}", blocks

@@ -6,6 +6,7 @@ Work that calls Slack or PostHog (subscribe, preview) acks first and replies thr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from .parsing import (
     Help,
     ListSubscriptions,
     Manage,
+    NewSubscription,
     Preview,
     Projects,
     Subscribe,
@@ -81,6 +83,12 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
             await ack(response_type="ephemeral", text=reply)
         elif isinstance(command, Subscribe):
             await _subscribe(command, ack, body, respond, client, workspace, services)
+        elif isinstance(command, NewSubscription):
+            await ack()
+            from .new_subscription import open_new_subscription  # the form module builds on this one
+
+            await open_new_subscription(client, body.get("trigger_id", ""), body.get("user_id", ""), workspace,
+                                        services)
         elif isinstance(command, Preview):
             await _preview(command, ack, body, respond, client, workspace, services)
     except CommandError as exc:
@@ -204,6 +212,17 @@ async def slack_user(client: AsyncWebClient, user_id: str) -> SlackUser:
     )
 
 
+async def member_addresses(client, user_ids: list[str]) -> tuple[list[str], str | None]:
+    """The Slack addresses of workspace members picked in a form, or a problem naming who has none."""
+    users = await asyncio.gather(*(slack_user(client, u) for u in user_ids))
+    missing = [u.id for u in users if not u.email]
+    if missing:
+        who = ", ".join(f"<@{u}>" for u in missing[:3])
+        return [], (f"Slack did not give me the address of {who} (the app needs `users:read.email`); type it in "
+                    "Email addresses instead")
+    return [u.email for u in users], None
+
+
 async def user_timezone(client: AsyncWebClient, user_id: str) -> str:
     """The user's Slack time zone (users.info), or UTC when Slack does not say."""
     return (await slack_user(client, user_id)).timezone
@@ -223,7 +242,7 @@ def _channel_of(command: Subscribe, body: dict) -> tuple[str, str | None]:
     return channel_id, channel_name
 
 
-async def _check_channel(client: AsyncWebClient, channel_id: str) -> tuple[str | None, str | None]:
+async def check_channel(client: AsyncWebClient, channel_id: str) -> tuple[str | None, str | None]:
     """(problem, channel name): a reason the bot cannot post there, or None when it can (or cannot tell)."""
     mention = f"<#{channel_id}>"
     try:
@@ -259,7 +278,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
         zone = await user_timezone(client, user_id)
         now = utcnow()
         schedule = parse_schedule(command.schedule, zone, today=now.astimezone(ZoneInfo(zone)).date())
-        problem, found_name = await _check_channel(client, channel_id)
+        problem, found_name = await check_channel(client, channel_id)
         if problem:
             await respond(response_type="ephemeral", replace_original=False, text=problem)
             return

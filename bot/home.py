@@ -26,8 +26,10 @@ async def home_view(workspace: SlackWorkspace, services: BotServices, viewer: Vi
         last = await store.last_deliveries(session, [s.id for s in subscriptions])
     view_blocks: list[blocks.Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "PostHog subscriptions"}},
-        blocks.context_block("Start one with `/posthog subscribe dashboard 42 weekly` in any channel. "
+        blocks.context_block("Start one with `/posthog subscribe dashboard 42 weekly` in any channel, or here. "
                              "`/posthog help` lists everything."),
+        {"type": "actions", "block_id": "home_new", "elements": [
+            blocks.button("New subscription", blocks.ACTION_NEW, "new", style="primary")]},
         {"type": "divider"},
     ]
     if not subscriptions:

@@ -56,6 +56,11 @@ class Subscribe:
 
 
 @dataclass(frozen=True)
+class NewSubscription:
+    """`/posthog subscribe` with nothing after it: the form."""
+
+
+@dataclass(frozen=True)
 class Preview:
     kind: str
     ref: int | str
@@ -73,7 +78,7 @@ class Manage:
     subscription_id: int
 
 
-Command = Help | Connect | Projects | Subscribe | Preview | ListSubscriptions | Manage
+Command = Help | Connect | Projects | Subscribe | NewSubscription | Preview | ListSubscriptions | Manage
 
 VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "connect", "projects", "help")
 ALIASES = {
@@ -125,7 +130,7 @@ def parse_command(text: str) -> Command:
     if verb in MANAGE_VERBS:
         return _manage(verb, rest)
     if verb == "subscribe":
-        return _subscribe(rest)
+        return _subscribe(rest) if rest else NewSubscription()
     if verb == "preview":
         return _preview(rest)
     close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)

@@ -149,7 +149,7 @@ async def test_user_without_time_zone_gets_utc(env, db):
 MALFORMED = [
     ("frobnicate", "don't know the command"),
     ("subscrbe dashboard 42 weekly", "Did you mean `/posthog subscribe`"),
-    ("subscribe", "What should I subscribe to"),
+    ("subscribe weekly", "expected `dashboard` or `insight`"),
     ("subscribe dashboard", "Which dashboard"),
     ("subscribe insight", "Which insight"),
     ("subscribe dashboard 42", "How often"),

@@ -210,6 +210,64 @@ async def test_a_member_without_an_address_in_slack_is_named_on_the_field(env, d
     assert "<@U2>" in answer.json["errors"]["members"]
 
 
+# --- the New subscription form ------------------------------------------------------------------------------
+
+
+def new_values(*, target="dashboard 42", channel=None, members=(), recipients="", schedule="daily at 8am",
+               timezone="Europe/London") -> dict:
+    return {
+        "target": {"value": {"type": "plain_text_input", "value": target}},
+        "channel": {"value": {"type": "conversations_select", "selected_conversation": channel}},
+        "members": {"value": {"type": "multi_users_select", "selected_users": list(members)}},
+        "recipients": {"value": {"type": "plain_text_input", "value": recipients}},
+        "schedule": {"value": {"type": "plain_text_input", "value": schedule}},
+        "timezone": {"value": {"type": "plain_text_input", "value": timezone}},
+    }
+
+
+async def test_subscribe_alone_opens_the_form_and_the_form_subscribes_by_email(env, db):
+    answer = await env.driver.command("subscribe")
+    assert answer.status == 200
+    [opened] = await env.slack.wait_for(lambda: env.slack.calls_to("views.open"))
+    form = opened.params["view"]
+    form = form if isinstance(form, str) else json.dumps(form)
+    assert "subscription_new" in form and "Europe/London" in form  # the user's own zone, from Slack
+
+    done = await env.driver.submit_view("subscription_new", new_values(members=["U1"], recipients="bob@example.com"))
+    assert done.status == 200 and done.body == ""
+    [subscription] = await all_subscriptions(db)
+    assert subscription.target_type == "email" and subscription.email_recipients == ["ana@example.com",
+                                                                                      "bob@example.com"]
+    assert (subscription.frequency, subscription.hour, subscription.timezone) == ("daily", 8, "Europe/London")
+    dm = await env.slack.wait_for(lambda: [c for c in env.slack.calls_to("chat.postMessage")
+                                           if c.params.get("channel") == "U1"])
+    assert f"subscription #{subscription.id}" in dm[-1].params["text"]
+
+
+async def test_the_form_from_the_home_tab_subscribes_a_channel(env, db):
+    answer = await env.driver.button("subscription_new", "new", from_home=True)
+    assert answer.status == 200
+    await env.slack.wait_for(lambda: env.slack.calls_to("views.open"))
+    done = await env.driver.submit_view("subscription_new", new_values(channel="C1", schedule="weekly"))
+    assert done.status == 200 and done.body == "", done.body
+    [subscription] = await all_subscriptions(db)
+    assert (subscription.target_type, subscription.slack_channel_id) == ("slack", "C1")
+
+
+async def test_the_form_shows_each_mistake_on_its_field_and_creates_nothing(env, db):
+    both = await env.driver.submit_view("subscription_new", new_values(channel="C1", recipients="bob@example.com"))
+    assert "not both" in both.json["errors"]["channel"]
+    neither = await env.driver.submit_view("subscription_new", new_values())
+    assert "Pick a channel" in neither.json["errors"]["channel"]
+    wrong = await env.driver.submit_view("subscription_new", new_values(
+        target="42", recipients="bob@evil.test", schedule="fortnightly", timezone="Mars/Olympus"))
+    assert set(wrong.json["errors"]) == {"target", "recipients", "schedule", "timezone"}
+    assert "Is 42 a dashboard or an insight" in wrong.json["errors"]["target"]
+    missing = await env.driver.submit_view("subscription_new", new_values(target="dashboard 999", channel="C1"))
+    assert "999" in missing.json["errors"]["target"]
+    assert await all_subscriptions(db) == []
+
+
 # --- who sees what -------------------------------------------------------------------------------------------
 
 
