@@ -119,7 +119,7 @@ async def run_demo() -> int:
     from core.db import Database
     from core.schedule_phrases import parse_schedule
     from core.subscriptions import demo_connection, find_or_create_email_subscription, schedule_of
-    from posthog_api import DemoProject
+    from posthog_api import fetch
     from scheduler.cli import deliver_subscription_now
     from scheduler.history import format_history
 
@@ -127,16 +127,16 @@ async def run_demo() -> int:
     print(f"Database: {settings.database_url}")
     await asyncio.to_thread(migrations.upgrade, settings.database_url)
 
-    async with DemoProject() as source:
-        dashboard = await source.get_dashboard(DEMO_DASHBOARD)
-    print(f"Demo project, dashboard {dashboard.id} '{dashboard.name}': {len(dashboard.tiles)} tiles")
-
     database = Database(settings.database_url)
     try:
         async with database.transaction() as session:
+            connection = await demo_connection(session)
+        dashboard = await fetch(connection, "dashboard", DEMO_DASHBOARD, settings)
+        print(f"Demo project, dashboard {dashboard.id} '{dashboard.name}': {len(dashboard.tiles)} tiles")
+        async with database.transaction() as session:
             subscription, _created = await find_or_create_email_subscription(
                 session,
-                connection=await demo_connection(session),
+                connection=await session.merge(connection),
                 content_type="dashboard",
                 content_ref=str(DEMO_DASHBOARD),
                 title=dashboard.name,
