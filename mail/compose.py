@@ -98,6 +98,7 @@ class _Section:
     unsubscribe_url: str
     images: list[_Picture] = field(default_factory=list)
     hidden_tiles: int = 0
+    date_range: str = ""  # the period the images show, in words ("Last 7 days"); "" when it has none
 
 
 @dataclass(slots=True)
@@ -143,6 +144,7 @@ def _sections(reports: list[EmailReport], settings: Settings) -> list[_Section]:
                 unsubscribe_url=unsubscribe_url(report.subscription_id, report.recipient, settings),
                 images=images,
                 hidden_tiles=hidden,
+                date_range=getattr(content, "date_range", "") or "",
             )
         )
     return sections

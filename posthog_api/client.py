@@ -19,6 +19,7 @@ import aiohttp
 from core.retry import backoff_delay, retry_after_delay
 
 from .content import Dashboard, Insight
+from .daterange import date_override
 from .errors import (
     PostHogAuthError,
     PostHogError,
@@ -60,6 +61,15 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _params(refresh: bool, filters_override: dict[str, Any] | None) -> dict[str, str]:
+    """Query parameters of a content request: fresh results, and filters (a date range) that replace the
+    saved ones for this request only, as PostHog's `filters_override` (a JSON object)."""
+    params = {"refresh": "blocking"} if refresh else {}
+    if filters_override:
+        params["filters_override"] = json.dumps(filters_override, separators=(",", ":"))
+    return params
 
 
 def _detail(body: bytes) -> str:
@@ -127,9 +137,12 @@ class PostHogClient:
         name = data.get("name")
         return name if isinstance(name, str) and name else f"Project {self.project_id}"
 
-    async def get_insight_payload(self, ref: int | str, *, refresh: bool = True) -> dict[str, Any]:
-        """The raw insight payload, by numeric id or short id."""
-        params = {"refresh": "blocking"} if refresh else {}
+    async def get_insight_payload(
+        self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The raw insight payload, by numeric id or short id; `filters_override` (e.g. {"date_from": "-7d",
+        "date_to": None}) computes it with those filters instead of its saved ones."""
+        params = _params(refresh, filters_override)
         base = f"/api/projects/{self.project_id}/insights/"
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
             data = await self._get_json(f"{base}{int(ref)}/", params, f"insight {ref}")
@@ -149,21 +162,31 @@ class PostHogClient:
             raise PostHogPayloadError(f"PostHog at {self.host} returned something other than insight {ref}.")
         return data
 
-    async def get_insight(self, ref: int | str, *, refresh: bool = True) -> Insight:
-        payload = await self.get_insight_payload(ref, refresh=refresh)
-        return normalize_insight(payload, base_url=self.host, project_id=self.project_id)
+    async def get_insight(
+        self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
+    ) -> Insight:
+        payload = await self.get_insight_payload(ref, refresh=refresh, filters_override=filters_override)
+        return normalize_insight(
+            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override)
+        )
 
-    async def get_dashboard_payload(self, dashboard_id: int, *, refresh: bool = True) -> dict[str, Any]:
-        params = {"refresh": "blocking"} if refresh else {}
+    async def get_dashboard_payload(
+        self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        params = _params(refresh, filters_override)
         path = f"/api/projects/{self.project_id}/dashboards/{int(dashboard_id)}/"
         data = await self._get_json(path, params, f"dashboard {dashboard_id}")
         if not isinstance(data, dict):
             raise PostHogPayloadError(f"PostHog at {self.host} returned something other than dashboard {dashboard_id}.")
         return data
 
-    async def get_dashboard(self, dashboard_id: int, *, refresh: bool = True) -> Dashboard:
-        payload = await self.get_dashboard_payload(dashboard_id, refresh=refresh)
-        return normalize_dashboard(payload, base_url=self.host, project_id=self.project_id)
+    async def get_dashboard(
+        self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
+    ) -> Dashboard:
+        payload = await self.get_dashboard_payload(dashboard_id, refresh=refresh, filters_override=filters_override)
+        return normalize_dashboard(
+            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override)
+        )
 
     # ------------------------------------------------------------ transport
 

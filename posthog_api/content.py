@@ -141,3 +141,4 @@ class Dashboard:
     description: str = ""
     tiles: list[Tile] = field(default_factory=list)  # in layout order: by y, then x
     url: str = ""
+    date_range: str = ""  # human words for a range set on the whole dashboard (which its tiles show), or ""

@@ -11,6 +11,8 @@ _NAMED: dict[tuple[str, str | None], str] = {
     ("dStart", None): "Today",
     ("dStart", "dEnd"): "Today",
     ("-1dStart", "-1dEnd"): "Yesterday",
+    ("wStart", None): "Week to date",
+    ("-1wStart", "-1wEnd"): "Previous week",
     ("mStart", None): "Month to date",
     ("-1mStart", "-1mEnd"): "Previous month",
     ("yStart", None): "Year to date",
@@ -39,6 +41,14 @@ def _point(value: str) -> str:
         date, time = m[1], m[2]
         return date if time in (None, "00:00") else f"{date} {time}"
     return value
+
+
+def date_override(filters_override: object) -> tuple[object, object] | None:
+    """(date_from, date_to) of a `filters_override` that sets a date range, else None."""
+    if isinstance(filters_override, dict) and isinstance(filters_override.get("date_from"), str):
+        if filters_override["date_from"].strip():
+            return filters_override["date_from"], filters_override.get("date_to")
+    return None
 
 
 def describe_date_range(date_from: object, date_to: object = None) -> str:

@@ -486,9 +486,16 @@ def _link(base_url: str, project_id: int | None, path: str) -> str:
     return f"{base}/project/{project_id}/{path}" if project_id is not None else f"{base}/{path}"
 
 
-def normalize_insight(payload: object, *, base_url: str = "", project_id: int | None = None) -> Insight:
-    """One insight payload (GET /api/projects/{pid}/insights/{id}/) -> `Insight`."""
-    return _normalize_insight(payload, base_url=base_url, project_id=project_id, date_override=None)
+def normalize_insight(
+    payload: object,
+    *,
+    base_url: str = "",
+    project_id: int | None = None,
+    date_override: tuple[object, object] | None = None,
+) -> Insight:
+    """One insight payload (GET /api/projects/{pid}/insights/{id}/) -> `Insight`. `date_override`: the
+    (date_from, date_to) it was asked for with (`filters_override`), which its date range then says."""
+    return _normalize_insight(payload, base_url=base_url, project_id=project_id, date_override=date_override)
 
 
 def _normalize_insight(
@@ -570,8 +577,15 @@ def _layout(tile: dict[str, Any]) -> dict[str, int] | None:
     return None
 
 
-def normalize_dashboard(payload: object, *, base_url: str = "", project_id: int | None = None) -> Dashboard:
-    """One dashboard payload (GET /api/projects/{pid}/dashboards/{id}/) -> `Dashboard`, tiles in grid order."""
+def normalize_dashboard(
+    payload: object,
+    *,
+    base_url: str = "",
+    project_id: int | None = None,
+    date_override: tuple[object, object] | None = None,
+) -> Dashboard:
+    """One dashboard payload (GET /api/projects/{pid}/dashboards/{id}/) -> `Dashboard`, tiles in grid order.
+    `date_override`: the (date_from, date_to) it was asked for with, which replaces the dashboard's own."""
     data, dashboard_id = _identity(payload, "a dashboard")
     dashboard = Dashboard(
         id=dashboard_id,
@@ -582,6 +596,10 @@ def normalize_dashboard(payload: object, *, base_url: str = "", project_id: int 
     # A date range set on the dashboard overrides its insights' own ranges, as in PostHog.
     filters = _dict(data.get("filters"))
     override = (filters["date_from"], filters.get("date_to")) if _text(filters.get("date_from")) else None
+    if date_override is not None and _text(date_override[0]):
+        override = date_override
+    if override is not None:
+        dashboard.date_range = describe_date_range(*override)
 
     tiles = data.get("tiles")
     if tiles is None and isinstance(data.get("items"), list):

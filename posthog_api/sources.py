@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.date_ranges import DateRange
 from core.models import PostHogConnection
 from core.settings import Settings
 
@@ -43,6 +44,12 @@ class ContentRef:
     kind: ContentKind
     ref: str  # numeric id, or an insight's short id, as PostHog knows it
     width: int | None = None  # image width in CSS pixels (None: the renderer's default)
+    date_from: str | None = None  # the period shown (a subscription's DateRange); None: the content's own
+    date_to: str | None = None
+
+    @property
+    def date_range(self) -> DateRange | None:
+        return DateRange.from_fields({"date_from": self.date_from, "date_to": self.date_to})
 
 
 def open_source(
@@ -105,17 +112,28 @@ async def operator_connection(session: AsyncSession, settings: Settings) -> Post
 
 
 async def fetch(
-    connection: PostHogConnection, kind: str, ref: int | str, settings: Settings, *, interactive: bool = False
+    connection: PostHogConnection,
+    kind: str,
+    ref: int | str,
+    settings: Settings,
+    *,
+    interactive: bool = False,
+    date_range: DateRange | None = None,
 ) -> Insight | Dashboard:
     """The insight or dashboard `ref` of `connection`, normalized. Raises PostHogError subclasses with messages
-    meant for people (and PostHogUnavailable when an interactive fetch runs out of time)."""
+    meant for people (and PostHogUnavailable when an interactive fetch runs out of time). A `date_range`
+    replaces the content's own (PostHog's `filters_override`), and the content says it."""
     if kind not in ("insight", "dashboard"):
         raise ValueError(f"content kind must be insight or dashboard, not {kind!r}")
     if kind == "dashboard" and not (str(ref).isascii() and str(ref).isdigit()):
         raise PostHogError(f"A dashboard id is a number, not {str(ref)[:40]!r}.")
     budget = 60.0 if interactive else None
     async with open_connection(connection, settings, interactive=interactive) as source:
-        request = source.get_dashboard(int(ref)) if kind == "dashboard" else source.get_insight(ref)
+        override = date_range.filters_override() if date_range is not None else None
+        request = (
+            source.get_dashboard(int(ref), filters_override=override) if kind == "dashboard"
+            else source.get_insight(ref, filters_override=override)
+        )
         try:
             return await asyncio.wait_for(request, budget)
         except TimeoutError:

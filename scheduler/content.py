@@ -15,5 +15,5 @@ class ContentRenderer:
         self.settings = settings
 
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
-        content = await fetch(connection, ref.kind, ref.ref, self.settings)
+        content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
         return Rendered(content, await produce("png", self.renderer, content, width=ref.width))

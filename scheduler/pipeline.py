@@ -58,8 +58,11 @@ Notify = Callable[[Subscription, str], Awaitable[None]]
 
 
 def content_ref(subscription: Subscription) -> ContentRef:
+    """What to fetch and draw; subscriptions showing the same period of the same content share one."""
+    date_from = subscription.date_from or None
     return ContentRef(
-        subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width
+        subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width,
+        date_from=date_from, date_to=(subscription.date_to or None) if date_from else None,
     )
 
 
