@@ -140,10 +140,12 @@ def manage_buttons(subscription: Subscription, *, include_edit: bool = True) -> 
 
 def subscription_created(subscription: Subscription, summary: str, upcoming: list[datetime]) -> list[Block]:
     when = "\n".join(f"• {local_time(t, subscription.timezone)}" for t in upcoming) or "• none: the schedule has ended"
+    date_range = date_range_of(subscription)
+    period = f", date range *{escape(date_range.label)}*" if date_range else ""
     return [
         text_block(
             f":white_check_mark: Subscribed {destination(subscription)} to *{escape(label(subscription))}*, "
-            f"{summary}. (subscription #{subscription.id})"
+            f"{summary}{period}. (subscription #{subscription.id})"
         ),
         text_block(f"*Next deliveries*\n{when}"),
         manage_buttons(subscription),

@@ -16,10 +16,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core import subscriptions as lifecycle
+from core.date_ranges import DateRangeError
 from core.delivery import Image
 from core.models import SlackWorkspace, utcnow
 from core.recipients import RecipientError, check_recipients
-from core.schedule_phrases import parse_schedule
 from core.schedules import ScheduleError, canonical_timezone
 from core.subscriptions import create_subscription, demo_connection
 from posthog_api import PostHogError, fetch
@@ -268,8 +268,8 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
     channel_id, channel_name = _channel_of(command, body)
     try:
         # Syntax check before the ack, so that a bad schedule is answered at once; the user's zone comes after.
-        parse_schedule(command.schedule, "UTC")
-    except ScheduleError as exc:
+        lifecycle.read_when(command.schedule, "UTC")
+    except (ScheduleError, DateRangeError) as exc:
         raise CommandError(f"{exc} For example `/posthog subscribe {command.kind} {command.ref} weekly`.") from None
     await ack(response_type="ephemeral", text=f"Looking up {command.kind} {command.ref} in {connection.name}…")
 
@@ -277,7 +277,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
     try:
         zone = await user_timezone(client, user_id)
         now = utcnow()
-        schedule = parse_schedule(command.schedule, zone, today=now.astimezone(ZoneInfo(zone)).date())
+        schedule, date_range = lifecycle.read_when(command.schedule, zone, today=now.astimezone(ZoneInfo(zone)).date())
         problem, found_name = await check_channel(client, channel_id)
         if problem:
             await respond(response_type="ephemeral", replace_original=False, text=problem)
@@ -297,6 +297,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
                 created_by_slack_user=user_id,
                 workspace_id=workspace.id,
                 now=now,
+                date_range=date_range,
             )
         upcoming = schedule.occurrences(now, 3)
         await respond(
@@ -305,7 +306,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
             text=f"Subscribed to {blocks.escape(title)}: {schedule.summary()}",
             blocks=blocks.subscription_created(subscription, schedule.summary(), upcoming),
         )
-    except (ScheduleError, CommandError) as exc:
+    except (ScheduleError, DateRangeError, CommandError) as exc:
         await respond(response_type="ephemeral", replace_original=False, text=str(exc))
     except PostHogError as exc:
         await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")
@@ -315,10 +316,10 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
                               workspace: SlackWorkspace, connection, services: BotServices) -> None:
     try:
         # What can be checked without Slack or PostHog is answered in the ack: the schedule, typed addresses.
-        parse_schedule(command.schedule, "UTC")
+        lifecycle.read_when(command.schedule, "UTC")
         if command.emails:
             check_recipients(list(command.emails), services.settings)
-    except ScheduleError as exc:
+    except (ScheduleError, DateRangeError) as exc:
         raise CommandError(f"{exc} For example `{EXAMPLE_EMAIL}`.") from None
     except RecipientError as exc:
         raise CommandError(f"{exc} Nothing was subscribed.") from None
@@ -335,14 +336,15 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
                 )
             recipients.insert(0, user.email)
         now = utcnow()
-        schedule = parse_schedule(command.schedule, user.timezone, today=now.astimezone(ZoneInfo(user.timezone)).date())
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        schedule, date_range = lifecycle.read_when(command.schedule, user.timezone, today=today)
         title = await fetch_title(services, connection, command.kind, command.ref)
         async with services.database.transaction() as session:
             subscription = await lifecycle.subscribe_by_email(
                 session, services.settings, connection=connection, content_type=command.kind,
                 content_ref=str(command.ref), schedule=schedule, recipients=recipients, title=title[:400],
                 subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}",
-                created_by_slack_user=user.id, workspace_id=workspace.id, now=now,
+                created_by_slack_user=user.id, workspace_id=workspace.id, now=now, date_range=date_range,
             )
         await respond(
             response_type="ephemeral",
@@ -351,7 +353,7 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
             f"{schedule.summary()}",
             blocks=blocks.subscription_created(subscription, schedule.summary(), schedule.occurrences(now, 3)),
         )
-    except (ScheduleError, CommandError) as exc:
+    except (ScheduleError, DateRangeError, CommandError) as exc:
         await respond(response_type="ephemeral", replace_original=False, text=str(exc))
     except RecipientError as exc:
         await respond(response_type="ephemeral", replace_original=False, text=f"{exc} Nothing was subscribed.")

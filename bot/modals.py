@@ -6,10 +6,11 @@ import json
 import logging
 from typing import Any
 
+from core.date_ranges import DateRange, DateRangeError, parse_date_range
 from core.models import PostHogConnection, Subscription
 from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
-from core.subscriptions import edit, schedule_of
+from core.subscriptions import date_range_of, edit, schedule_of
 from posthog_api import InvalidReference, check_connection, parse_posthog_reference, save_connection
 
 from . import store
@@ -93,6 +94,17 @@ async def connect_submission(view: dict, user_id: str, workspace, services) -> d
 # --- editing a subscription ------------------------------------------------------------------------------
 
 
+def range_input(current: str = "") -> Block:
+    return _input("range", "Date range", _text_input("value", initial=current, placeholder="last 7 days"),
+                  optional=True, hint="The period every delivery shows, e.g. last 7 days, last month, this week. "
+                  "Empty: as saved in PostHog")
+
+
+def parse_range_field(text: str | None) -> DateRange | None:
+    """The Date range field: None when empty (the content's own period); DateRangeError when not understood."""
+    return parse_date_range(text) if (text or "").strip() else None
+
+
 def recipients_inputs(addresses: list[str] | None = None) -> list[Block]:
     """Email recipients: workspace members (their Slack addresses are looked up) and any other addresses."""
     return [
@@ -163,6 +175,7 @@ def edit_modal(subscription: Subscription, *, recipients: list[str] | None = Non
                                     "initial_time": f"{s.hour:02d}:{s.minute:02d}"}),
             _input("timezone", "Time zone", _text_input("value", initial=s.timezone),
                    hint="An IANA name such as Europe/London or America/Los_Angeles"),
+            range_input(current.label if (current := date_range_of(s)) else ""),
         ],
     }
 
@@ -170,7 +183,8 @@ def edit_modal(subscription: Subscription, *, recipients: list[str] | None = Non
 def edit_values(view: dict) -> dict[str, Any]:
     values = view.get("state", {}).get("values", {})
     return {key: _value(values, key) for key in
-            ("target", "channel", "members", "recipients", "frequency", "interval", "days", "time", "timezone")}
+            ("target", "channel", "members", "recipients", "frequency", "interval", "days", "time", "timezone",
+             "range")}
 
 
 def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[dict[str, str], Schedule | None]:
@@ -216,6 +230,10 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
     except ScheduleError as exc:
         errors["timezone"] = str(exc)[:150]
         zone = "UTC"
+    try:
+        parse_range_field(values.get("range"))
+    except DateRangeError as exc:
+        errors["range"] = str(exc)[:150]
     if errors:
         return errors, None
     days = tuple(values.get("days") or ())
@@ -237,7 +255,9 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
 async def save_edit(session, subscription: Subscription, values: dict[str, Any], schedule: Schedule,
                     title: str | None) -> None:
     _kind, ref = parse_posthog_reference(values["target"])
-    edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values.get("channel"), schedule=schedule)
+    date_range = parse_range_field(values.get("range"))  # checked by validate_edit
+    edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values.get("channel"), schedule=schedule,
+         date_range=date_range, clear_date_range=date_range is None)
 
 
 def parse_metadata(view: dict) -> int | None:

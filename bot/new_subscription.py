@@ -11,16 +11,16 @@ import asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core import subscriptions as lifecycle
+from core.date_ranges import DateRangeError
 from core.models import PostHogConnection, SlackWorkspace, Subscription, utcnow
 from core.recipients import RecipientError, check_recipients, split_addresses
-from core.schedule_phrases import parse_schedule
 from core.schedules import ScheduleError, canonical_timezone
 from posthog_api import CHECK_ACCESS_SECONDS, PostHogError
 
 from . import store
 from .blocks import Block
 from .commands import check_channel, fetch_title, member_addresses, slack_user
-from .modals import _input, _option, _text_input, _value, recipients_inputs
+from .modals import _input, _option, _text_input, _value, parse_range_field, range_input, recipients_inputs
 from .parsing import CommandError, parse_target
 from .services import BotServices
 
@@ -55,6 +55,7 @@ def new_subscription_modal(timezone: str, connections: list[PostHogConnection]) 
                    hint="e.g. daily at 8am, weekdays at 17:30, every 2 weeks on monday, monthly on the first monday"),
             _input("timezone", "Time zone", _text_input("value", initial=timezone),
                    hint="An IANA name such as Europe/London or America/Los_Angeles"),
+            range_input(),
         ],
     }
 
@@ -91,11 +92,18 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
     except ScheduleError as exc:
         errors["timezone"], zone = str(exc)[:150], "UTC"
     now = utcnow()
-    schedule = None
+    schedule = date_range = None
     try:
-        schedule = parse_schedule(_value(values, "schedule") or "", zone, today=now.date())
-    except ScheduleError as exc:
+        schedule, date_range = lifecycle.read_when(_value(values, "schedule") or "", zone, today=now.date())
+    except (ScheduleError, DateRangeError) as exc:
         errors["schedule"] = str(exc)[:150]
+    try:
+        field_range = parse_range_field(_value(values, "range"))
+        if field_range is not None and date_range is not None:
+            errors["range"] = "The When field already gives a date range; give it once"
+        date_range = date_range or field_range
+    except DateRangeError as exc:
+        errors["range"] = str(exc)[:150]
     async with services.database.session() as session:
         connections = await store.list_connections(session, workspace)
     chosen = _value(values, "project")
@@ -127,11 +135,12 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
                 session, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
                 schedule=schedule, title=title[:400], target_type="slack", slack_channel_id=channel,
                 slack_channel_name=name, created_by_slack_user=user_id, workspace_id=workspace.id, now=now,
+                date_range=date_range,
             )
     async with services.database.transaction() as session:
         return await lifecycle.subscribe_by_email(
             session, services.settings, connection=await session.merge(connection), content_type=kind,
             content_ref=str(ref), schedule=schedule, recipients=addresses, title=title[:400],
             subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}", created_by_slack_user=user_id,
-            workspace_id=workspace.id, now=now,
+            workspace_id=workspace.id, now=now, date_range=date_range,
         )

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.date_ranges import DateRange
+from core.date_ranges import DateRange, split_date_range
 from core.models import Delivery, PostHogConnection, Subscription, WelcomeNotice, utcnow
 from core.recipients import RecipientError, check_recipients
+from core.schedule_phrases import parse_schedule
 from core.schedules import Schedule
 from core.settings import Settings
 
@@ -34,6 +35,14 @@ def schedule_of(subscription: Subscription) -> Schedule:
 def date_range_of(subscription: Subscription) -> DateRange | None:
     """The period the subscription shows, or None: the insight's or dashboard's own, as saved in PostHog."""
     return DateRange.from_fields({"date_from": subscription.date_from, "date_to": subscription.date_to})
+
+
+def read_when(text: str, timezone: str, *, today: date | None = None) -> tuple[Schedule, DateRange | None]:
+    """A schedule phrase as every door takes it, with an optional date range: "weekly over the last 7 days" ->
+    (every Monday at 09:00, last 7 days). Raises ScheduleError or DateRangeError (both ValueErrors) with the
+    message for the person who typed it."""
+    schedule_text, date_range = split_date_range(text)
+    return parse_schedule(schedule_text, timezone, today=today), date_range
 
 
 def apply_schedule(subscription: Subscription, schedule: Schedule, *, now: datetime | None = None) -> None:
@@ -145,6 +154,7 @@ async def subscribe_by_email(
     created_by_email: str | None = None,
     workspace_id: int | None = None,
     now: datetime | None = None,
+    date_range: DateRange | None = None,
 ) -> Subscription:
     """An email subscription. The recipients pass the operator's policy (`check_recipients`) or nothing is
     created; each is then told, once, who subscribed them (`subscribed_by`, e.g. "Ada in Acme") and how to
@@ -153,7 +163,7 @@ async def subscribe_by_email(
     subscription = await create_subscription(
         session, connection=connection, content_type=content_type, content_ref=content_ref, schedule=schedule,
         title=title, target_type="email", email_recipients=addresses, created_by_slack_user=created_by_slack_user,
-        created_by_email=created_by_email, workspace_id=workspace_id, now=now,
+        created_by_email=created_by_email, workspace_id=workspace_id, now=now, date_range=date_range,
     )
     await _welcome(session, subscription, addresses, subscribed_by)
     await session.flush()

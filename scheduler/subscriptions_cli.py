@@ -2,7 +2,7 @@
 
     subscriptions list [--json]
     subscriptions add dashboard 42 --email ada@acme.com --email bob@acme.com \\
-        --schedule "weekly on monday at 9:00" --tz Europe/London [--project ID]
+        --schedule "weekly on monday at 9:00" --tz Europe/London [--range "last 7 days"] [--project ID]
     subscriptions pause|resume|remove ID
 
 Like Slack, this is a door onto the subscription lifecycle (core/subscriptions.py): the same checks, the same
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core import subscriptions as lifecycle
+from core.date_ranges import DateRangeError, parse_date_range
 from core.db import Database
 from core.models import PostHogConnection, Subscription, utcnow
 from core.recipients import RecipientError
-from core.schedule_phrases import parse_schedule
 from core.schedules import ScheduleError, canonical_timezone
 from core.settings import Settings, get_settings
 from posthog_api import InvalidReference, PostHogError, fetch, operator_connection, parse_posthog_reference
@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="a recipient (repeat for more; commas work too)")
     add.add_argument("--schedule", default="weekly", help='e.g. "weekly on monday at 9:00" (default: weekly)')
     add.add_argument("--tz", default="UTC", help="IANA time zone of the schedule, e.g. Europe/London")
+    add.add_argument("--range", default=None, help='the period each delivery shows, e.g. "last 7 days", '
+                     '"last month", "this week" (default: as saved in PostHog)')
     add.add_argument("--project", default=None, help="id or name of a connected PostHog project")
     add.add_argument("--owner", default=None, metavar="ADDRESS", help="who is told if the subscription pauses")
     for verb, text in (("pause", "stop delivering until resumed"), ("resume", "deliver again from the next "
@@ -71,7 +73,7 @@ async def run(args: argparse.Namespace, settings: Settings | None = None) -> int
             message = await add(database, settings, args)
         else:
             message = await manage(database, args.action, args.id)
-    except (UsageError, ScheduleError, RecipientError, PostHogError) as exc:
+    except (UsageError, ScheduleError, DateRangeError, RecipientError, PostHogError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -89,7 +91,11 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         zone = canonical_timezone(args.tz)
     except ScheduleError as exc:
         raise UsageError(str(exc)) from None
-    schedule = parse_schedule(args.schedule, zone, today=utcnow().date())
+    schedule, date_range = lifecycle.read_when(args.schedule, zone, today=utcnow().date())
+    if args.range is not None:
+        if date_range is not None:
+            raise UsageError("Give the date range once: in --schedule (\"weekly over the last 7 days\") or --range.")
+        date_range = parse_date_range(args.range)
     recipients = [a for given in args.email for a in given.split(",")]
     async with database.transaction() as session:
         connection = await _connection(session, settings, args.project)
@@ -99,9 +105,11 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         subscription = await lifecycle.subscribe_by_email(
             session, settings, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
             schedule=schedule, recipients=recipients, title=content.name[:400], created_by_email=args.owner,
+            date_range=date_range,
         )
         summary = (
-            f"Subscription {subscription.id}: {content.name} ({kind} {ref}), {schedule.summary()}, to "
+            f"Subscription {subscription.id}: {content.name} ({kind} {ref}), {schedule.summary()}"
+            f"{f', date range {date_range.label}' if date_range else ''}, to "
             f"{', '.join(subscription.email_recipients)}.\n"
             f"Next deliveries: {', '.join(_local(o, zone) for o in schedule.occurrences(utcnow(), 3))}."
         )
@@ -177,7 +185,8 @@ class Row:
         return {
             "id": s.id, "kind": s.content_type, "ref": s.content_ref, "title": s.title, "target": s.target_type,
             "channel": s.slack_channel_id, "recipients": list(s.email_recipients or []), "schedule": self.schedule,
-            "timezone": s.timezone, "enabled": s.enabled, "paused_reason": s.paused_reason,
+            "timezone": s.timezone, "date_from": s.date_from, "date_to": s.date_to, "enabled": s.enabled,
+            "paused_reason": s.paused_reason,
             "next_delivery_at": s.next_delivery_at.isoformat() if s.next_delivery_at else None,
         }
 

@@ -106,6 +106,17 @@ async def test_subscribe_by_email_then_send_now_emails_every_tile_to_every_addre
         assert await session.scalar(select(func.count()).select_from(WelcomeNotice)) == 0
 
 
+async def test_a_date_range_in_the_command_is_stored_and_shown(env, db):
+    reply = await reply_text(await env.driver.command(
+        "subscribe dashboard 42 weekly over the last 7 days email alice@example.com"))
+    assert "Last 7 days" in reply
+    [subscription] = await all_subscriptions(db)
+    assert (subscription.date_from, subscription.date_to, subscription.frequency) == ("-7d", None, "weekly")
+    bad = await reply_text(await env.driver.command("subscribe dashboard 42 weekly over the last fortnight"))
+    assert "fortnight" in bad
+    assert len(await all_subscriptions(db)) == 1
+
+
 async def test_email_me_uses_the_address_slack_has_for_the_user(env, db):
     answer = await env.driver.command("subscribe insight dm-pgvw daily at 8am email me carl@example.org")
     await reply_text(answer)
@@ -214,8 +225,9 @@ async def test_a_member_without_an_address_in_slack_is_named_on_the_field(env, d
 
 
 def new_values(*, target="dashboard 42", channel=None, members=(), recipients="", schedule="daily at 8am",
-               timezone="Europe/London") -> dict:
+               timezone="Europe/London", range="") -> dict:
     return {
+        "range": {"value": {"type": "plain_text_input", "value": range}},
         "target": {"value": {"type": "plain_text_input", "value": target}},
         "channel": {"value": {"type": "conversations_select", "selected_conversation": channel}},
         "members": {"value": {"type": "multi_users_select", "selected_users": list(members)}},
@@ -248,10 +260,12 @@ async def test_the_form_from_the_home_tab_subscribes_a_channel(env, db):
     answer = await env.driver.button("subscription_new", "new", from_home=True)
     assert answer.status == 200
     await env.slack.wait_for(lambda: env.slack.calls_to("views.open"))
-    done = await env.driver.submit_view("subscription_new", new_values(channel="C1", schedule="weekly"))
+    done = await env.driver.submit_view("subscription_new", new_values(channel="C1", schedule="weekly",
+                                                                       range="last month"))
     assert done.status == 200 and done.body == "", done.body
     [subscription] = await all_subscriptions(db)
     assert (subscription.target_type, subscription.slack_channel_id) == ("slack", "C1")
+    assert (subscription.date_from, subscription.date_to) == ("-1mStart", "-1mEnd")
 
 
 async def test_the_form_shows_each_mistake_on_its_field_and_creates_nothing(env, db):
@@ -260,8 +274,8 @@ async def test_the_form_shows_each_mistake_on_its_field_and_creates_nothing(env,
     neither = await env.driver.submit_view("subscription_new", new_values())
     assert "Pick a channel" in neither.json["errors"]["channel"]
     wrong = await env.driver.submit_view("subscription_new", new_values(
-        target="42", recipients="bob@evil.test", schedule="fortnightly", timezone="Mars/Olympus"))
-    assert set(wrong.json["errors"]) == {"target", "recipients", "schedule", "timezone"}
+        target="42", recipients="bob@evil.test", schedule="fortnightly", timezone="Mars/Olympus", range="lately"))
+    assert set(wrong.json["errors"]) == {"target", "recipients", "schedule", "timezone", "range"}
     assert "Is 42 a dashboard or an insight" in wrong.json["errors"]["target"]
     missing = await env.driver.submit_view("subscription_new", new_values(target="dashboard 999", channel="C1"))
     assert "999" in missing.json["errors"]["target"]
@@ -316,12 +330,14 @@ async def test_command_line_round_trip(db, smtp):
     env = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING",
            **{k.upper(): str(v) for k, v in email_settings(smtp).items()}}
     added = app("subscriptions", "add", "dashboard", "44", "--email", "ada@example.com", "--schedule",
-                "weekly on monday at 9:00", "--tz", "Europe/London", env=env)
+                "weekly on monday at 9:00", "--tz", "Europe/London", "--range", "last 30 days", env=env)
     assert added.returncode == 0, added.stderr
     assert "every Monday at 09:00" in added.stdout and "ada@example.com" in added.stdout
+    assert "date range Last 30 days" in added.stdout
     assert "1 new recipient told by email" in added.stdout
     [listed] = json.loads(app("subscriptions", "list", "--json", env=env).stdout)
     assert (listed["kind"], listed["ref"], listed["recipients"]) == ("dashboard", "44", ["ada@example.com"])
+    assert listed["date_from"] == "-30d"
 
     delivered = app("deliver", str(listed["id"]), env=env)
     assert delivered.returncode == 0, delivered.stdout + delivered.stderr
@@ -341,6 +357,7 @@ async def test_command_line_mistakes_get_the_same_messages_and_change_nothing(db
         (["--email", "alice"], "“alice” is not an email address"),
         (["--email", "a@example.com", "--schedule", "fortnightly"], "fortnightly"),
         (["--email", "a@example.com", "--tz", "Mars/Olympus"], "Mars/Olympus"),
+        (["--email", "a@example.com", "--range", "lately"], "lately"),
     ]:
         result = app("subscriptions", "add", "dashboard", "42", *args, env=env)
         assert result.returncode == 2 and expected in result.stderr, (args, result.stderr)
