@@ -31,7 +31,7 @@ class FixedImages:
 
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
         self.loaded.append(ref)
-        content = await fetch(connection, ref.kind, ref.ref, self.settings)
+        content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
         if isinstance(content, Insight):
             return Rendered(content, [Image(content.name, PNG, content.url)])
         return Rendered(content, [Image(tile.title, PNG, content.url) for tile in content.tiles])
