@@ -70,7 +70,7 @@ _NUMBER_WORDS = {
 }
 
 # The named pairs PostHog's date picker offers, in the words `posthog_api.describe_date_range` gives them.
-_NAMED_LABELS: dict[tuple[str, str | None], str] = {
+NAMED_LABELS: dict[tuple[str, str | None], str] = {
     ("dStart", None): "Today",
     ("-1dStart", "-1dEnd"): "Yesterday",
     ("wStart", None): "Week to date",
@@ -171,8 +171,8 @@ class DateRange:
 
 def describe(date_from: str, date_to: str | None = None) -> str:
     """Words for a pair of PostHog date strings, as `posthog_api.describe_date_range` says them."""
-    if (date_from, date_to) in _NAMED_LABELS:
-        return _NAMED_LABELS[(date_from, date_to)]
+    if (date_from, date_to) in NAMED_LABELS:
+        return NAMED_LABELS[(date_from, date_to)]
     if date_to is None and (m := _RE_RELATIVE.match(date_from)):
         return f"Last {_plural(int(m[1]), _UNIT_OF_CODE[m[2]])}"
     if date_to is None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import re
 
+from core.date_ranges import NAMED_LABELS
+
 DEFAULT_DATE_FROM = "-7d"  # what PostHog uses when an insight has no date range
 
-# Pairs PostHog's date picker names (frontend `dateMapping`).
+# Pairs PostHog's date picker names (frontend `dateMapping`): the ones a subscription may use, and two more that
+# only come from PostHog.
 _NAMED: dict[tuple[str, str | None], str] = {
-    ("dStart", None): "Today",
+    **NAMED_LABELS,
     ("dStart", "dEnd"): "Today",
-    ("-1dStart", "-1dEnd"): "Yesterday",
-    ("wStart", None): "Week to date",
-    ("-1wStart", "-1wEnd"): "Previous week",
-    ("mStart", None): "Month to date",
-    ("-1mStart", "-1mEnd"): "Previous month",
-    ("yStart", None): "Year to date",
     ("all", None): "All time",
 }
 
