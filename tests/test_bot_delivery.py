@@ -17,6 +17,7 @@ from core.models import Subscription
 from core.schedule_phrases import parse_schedule
 from core.subscriptions import create_subscription, demo_connection
 from posthog_api import DemoProject
+from tests.standins.clock import FakeClock
 from tests.standins.slack_api import Reply, start_bot
 
 
@@ -108,21 +109,6 @@ async def test_images_beside_the_message_when_not_in_thread(env, db):
     assert outcome.status == "sent"
     [completed] = env.slack.calls_to("files.completeUploadExternal")
     assert not completed.params.get("thread_ts")
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 async def test_rate_limit_is_waited_out(env, db):

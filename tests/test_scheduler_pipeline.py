@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot import DatabaseInstallationStore
+from bot.delivery import ChannelPacer
 from bot.installation_store import find_workspace
 from core.db import Database, empty_tables
 from core.models import Delivery, PostHogConnection, Subscription
@@ -33,6 +34,7 @@ from core.subscriptions import create_subscription, demo_connection
 from render import Renderer
 from scheduler.assembly import scheduler_service
 from scheduler.service import SchedulerService
+from tests.standins.clock import FakeClock
 from tests.standins.content import FixedImages
 from tests.standins.slack_api import Call, Reply, SlackStandIn
 from tests.standins.smtp_server import SmtpServer
@@ -212,7 +214,10 @@ async def make_env(db: Database, smtp: SmtpServer, **drawing) -> AsyncIterator[E
     drawing = drawing or {"load_content": FixedImages(settings)}
     try:
         async with scheduler_service(settings, db, clock=clock, worker_id="test", **drawing) as service:
-            service.pipeline.sleep = no_wait  # retries of transient failures are counted, not waited for
+            # Retries and Slack's per-channel pacing are counted, not waited for.
+            waits = FakeClock()
+            service.pipeline.sleep = waits.sleep
+            service.pipeline.senders["slack"].pacer = ChannelPacer(clock=waits, sleep=waits.sleep)
             yield Env(db, settings, slack, smtp, clock, service, *ids)
             await service.stop(timeout=5)
     finally:
@@ -234,10 +239,6 @@ async def browser_env(db: Database, smtp: SmtpServer, renderer: Renderer) -> Asy
 
 
 NINE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-async def no_wait(_seconds: float) -> None:
-    await asyncio.sleep(0)
 
 
 # --- grouping and fan-out ----------------------------------------------------------------------------------
