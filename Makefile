@@ -16,7 +16,7 @@ demo: setup
 test: setup
 	@echo "== tests on SQLite =="
 	$(BIN)/python -m pytest
-	@echo "== tests on PostgreSQL ($(PG_TEST_URL)) =="
+	@echo "== tests that use the database, on PostgreSQL ($(PG_TEST_URL)) =="
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 test-sqlite: setup

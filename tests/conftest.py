@@ -46,6 +46,19 @@ async def _reset_schema(url: str) -> None:
         await database.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The test command runs the suite on SQLite, then again on PostgreSQL. The second run keeps only the tests
+    that use the database under test (through `database_url`): the others (rendering, parsing, schedules...) do
+    not change with the database and already ran."""
+    if not database_url_under_test().startswith("postgresql"):
+        return
+    keep = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    dropped = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """A migrated, empty database. Fails loudly (never skips) when the database cannot be reached."""
