@@ -135,6 +135,28 @@ class Settings(BaseSettings):
         "https://slack.com/api/", description="Base URL of the Slack Web API (a stand-in in tests)."
     )
 
+    # --- exports ---
+    export_max_rows: int = Field(
+        1_000_000, description="Rows one export writes at most; a longer one stops there and says so in the file."
+    )
+    export_page_size: int = Field(10_000, description="Rows asked of PostHog per page when exporting data.")
+    export_ttl_hours: float = Field(168.0, description="Exported files are deleted this long after they are made.")
+    export_storage: Literal["local", "s3"] = Field(
+        "local", description="Where exported files are kept: `local` (`EXPORT_DIR`) or `s3` (`S3_*`)."
+    )
+    export_dir: Path | None = Field(None, description="Folder of exported files with `local` storage. Empty: "
+                                    "`VAR_DIR/exports`.")
+    export_slack_max_bytes: int = Field(
+        50_000_000, description="Larger exports are sent to Slack as an expiring link instead of a file."
+    )
+    s3_bucket: str = Field("", description="S3 bucket of exported files (`EXPORT_STORAGE=s3`).")
+    s3_prefix: str = Field("exports/", description="Key prefix of exported files in the bucket.")
+    s3_region: str = Field("us-east-1", description="AWS region of the bucket.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO, R2...). Empty: AWS.")
+    s3_server_side_encryption: str = Field(
+        "AES256", description="Server-side encryption of uploaded files: `AES256`, `aws:kms` or empty for none."
+    )
+
     # --- scheduler ---
     scheduler_poll_seconds: float = Field(5.0, description="How often due deliveries are claimed.")
     delivery_lease_seconds: int = Field(
@@ -159,6 +181,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.var_dir}/posthog-exports.db"
         if self.outbox_dir is None:
             self.outbox_dir = self.var_dir / "outbox"
+        if self.export_dir is None:
+            self.export_dir = self.var_dir / "exports"
         return self
 
     @property
