@@ -283,9 +283,11 @@ class DeliveryTarget(Base):
 
 
 class ExportedAsset(Base):
-    """A rendered image or data file kept for download until it expires."""
+    """An export: a job while it runs (claimed by one worker at a time, its progress saved), then a file kept for
+    download until it expires."""
 
     __tablename__ = "exported_assets"
+    __table_args__ = (Index("ix_exported_assets_status_lease", "status", "lease_expires_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int | None] = mapped_column(
@@ -296,12 +298,25 @@ class ExportedAsset(Base):
     )
     content_type: Mapped[str] = mapped_column(String(16))  # insight | dashboard | events | persons | ...
     content_ref: Mapped[str] = mapped_column(String(64), default="")
-    format: Mapped[str] = mapped_column(String(8))  # png | csv | xlsx
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | ready | failed
+    format: Mapped[str] = mapped_column(String(8))  # csv | xlsx | pdf
+    # what exactly: date range, events, columns, where, cohort, group type, BOM (exports.requests.ExportRequest)
+    request: Mapped[dict] = mapped_column(default=dict)
+    # pending -> running -> ready | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)  # progress, saved as pages are written
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # stopped at EXPORT_MAX_ROWS
+    filename: Mapped[str | None] = mapped_column(String(255))
     storage_key: Mapped[str | None] = mapped_column(String(512))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     row_count: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(255), default="")
+    # who asked, and so who is sent the file: a Slack user (by DM) or nobody (the command line waits for it)
+    requested_by_slack_user: Mapped[str | None] = mapped_column(String(32))
+    notified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
