@@ -23,6 +23,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from .errors import BrowserCrashed, RenderError, RenderTimeout
@@ -66,6 +67,7 @@ class Capture:
     full: bytes
     tiles: dict[str, bytes] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # tiles that drew an explicit error card
+    pdf: bytes | None = None  # the page printed (vector charts), when asked
 
 
 class BrowserSession:
@@ -115,7 +117,8 @@ class BrowserSession:
     def cdp(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.driver.execute("executeCdpCommand", {"cmd": command, "params": params})["value"]
 
-    def render(self, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool) -> Capture:
+    def render(self, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool,
+               with_pdf: bool = False) -> Capture:
         """Draw the spec at `spec_url` (absolute) and capture it. Raises RenderTimeout / RenderError."""
         self.renders += 1
         if self._metrics != (width, scale):
@@ -136,7 +139,20 @@ class BrowserSession:
         if with_tiles:
             for tile in size["tiles"]:
                 capture.tiles[tile["key"]] = self._capture(tile["x"], tile["y"], tile["width"], tile["height"])
+        if with_pdf:
+            capture.pdf = self._print(page_width)
         return capture
+
+    def _print(self, page_width: int) -> bytes:
+        """The drawn page as a PDF (WebDriver's print): A4 landscape, scaled to fit the page's width, charts as
+        vectors, backgrounds kept, long dashboards over several pages."""
+        options = PrintOptions()
+        options.orientation = "landscape"
+        options.background = True
+        options.margin_top = options.margin_bottom = options.margin_left = options.margin_right = 0.8
+        printable_px = (29.7 - 1.6) / 2.54 * 96  # A4 landscape minus margins, in CSS pixels
+        options.scale = max(0.1, min(1.0, printable_px / max(page_width, 1)))
+        return base64.b64decode(self.driver.print_page(options))
 
     def _wait_ready(self, timeout: float) -> object:
         def ready(driver: webdriver.Remote) -> object:
@@ -220,22 +236,26 @@ class BrowserPool:
             self._idle.put_nowait(session)
 
     async def render(
-        self, spec_url: str, *, width: int, scale: float, timeout: float, with_tiles: bool = False
+        self, spec_url: str, *, width: int, scale: float, timeout: float, with_tiles: bool = False,
+        with_pdf: bool = False,
     ) -> Capture:
         if self._closed:
             raise RenderError("The renderer is closed.")
         session = await self._idle.get()
         # The worker thread hands the session back itself, so a cancelled caller never leaks one.
-        return await asyncio.to_thread(self._render_in_thread, session, spec_url, width, scale, timeout, with_tiles)
+        return await asyncio.to_thread(
+            self._render_in_thread, session, spec_url, width, scale, timeout, with_tiles, with_pdf
+        )
 
     def _render_in_thread(
-        self, session: BrowserSession, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool
+        self, session: BrowserSession, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool,
+        with_pdf: bool = False,
     ) -> Capture:
         try:
             if session.broken:
                 session = self._replace_or_fail(session)
             try:
-                return session.render(spec_url, width, scale, timeout, with_tiles)
+                return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf)
             except RenderError:
                 raise
             except Exception as exc:
@@ -243,7 +263,7 @@ class BrowserPool:
                 log.warning("browser session failed (%s); replacing it and retrying once", exc)
                 session = self._replace_or_fail(session)
                 try:
-                    return session.render(spec_url, width, scale, timeout, with_tiles)
+                    return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf)
                 except RenderError:
                     raise
                 except Exception as retry_exc:

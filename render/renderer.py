@@ -147,12 +147,24 @@ class Renderer:
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
         return DashboardImages(full=grid_capture[0].full if grid_capture else None, tiles=tiles)
 
+    async def print_pdf(self, content: Insight | Dashboard, *, width: int | None = None) -> bytes:
+        """An insight or a dashboard as a PDF: the exporter page printed, charts as vectors; a dashboard's tiles
+        one under another at the insight width, so that each reads at one size across the pages."""
+        if isinstance(content, Insight):
+            page = insight_page(content, self._width(width, self.settings.render_width))
+        else:
+            page = dashboard_page(content, self._width(width, self.settings.render_width), stacked=True)
+        capture = await self.render_page(page, scale=1.0, with_pdf=True)
+        assert capture.pdf is not None
+        return capture.pdf
+
     async def render_page(
         self,
         page: ExporterPage,
         *,
         scale: float | None = None,
         with_tiles: bool = False,
+        with_pdf: bool = False,
         timeout_seconds: float | None = None,
     ) -> Capture:
         """Render an exporter page; the lower-level step behind `render_insight` and `render_dashboard`."""
@@ -168,6 +180,7 @@ class Renderer:
                 scale=scale,
                 timeout=timeout,
                 with_tiles=with_tiles,
+                with_pdf=with_pdf,
             )
         except RenderTimeout as exc:
             names = ", ".join(f'{key} ("{page.tiles.get(key, key)}")' for key in exc.tiles) or "the page"

@@ -250,3 +250,19 @@ def test_cli_renders_a_demo_insight_a_dashboard_and_a_payload_file(tmp_path: Pat
     missing = _cli("insight", "999999", "-o", str(tmp_path / "missing.png"))
     assert missing.returncode == 1 and "not found" in missing.stderr
     assert not (tmp_path / "missing.png").exists()
+
+
+@in_module_loop
+async def test_a_dashboard_prints_to_a_pdf_with_every_tile(renderer: Renderer) -> None:
+    from pypdf import PdfReader
+
+    def words(text: str) -> str:
+        return "".join(text.split())
+
+    dashboard = await DemoProject().get_dashboard(42)
+    pdf = await renderer.print_pdf(dashboard)
+    assert pdf.startswith(b"%PDF")
+    text = words(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+    for tile in dashboard.tiles:
+        assert words(tile.title) in text, tile.title
+    assert words(dashboard.name) in text
