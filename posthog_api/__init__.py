@@ -16,6 +16,7 @@ from .content import (
     Table,
     Tile,
 )
+from .data import DataQuery, InvalidDataQuery, RowPage, data_pages, hogql
 from .daterange import describe_date_range
 from .demo import DEMO_BASE_URL, DEMO_DASHBOARD_ID, DEMO_PROJECT_ID, DemoProject, is_demo_host
 from .errors import (
@@ -35,6 +36,7 @@ from .sources import (
     check_connection,
     configured_connection,
     content_url,
+    data_pages_for,
     fetch,
     open_connection,
     open_source,
@@ -53,10 +55,12 @@ __all__ = [
     "DEMO_DASHBOARD_ID",
     "DEMO_PROJECT_ID",
     "Dashboard",
+    "DataQuery",
     "DemoProject",
     "FunnelBreakdown",
     "FunnelStep",
     "Insight",
+    "InvalidDataQuery",
     "InvalidReference",
     "PathLink",
     "PostHogAuthError",
@@ -67,14 +71,18 @@ __all__ = [
     "PostHogPermissionError",
     "PostHogUnavailable",
     "RetentionRow",
+    "RowPage",
     "Series",
     "Table",
     "Tile",
     "check_connection",
     "configured_connection",
     "content_url",
+    "data_pages",
+    "data_pages_for",
     "describe_date_range",
     "fetch",
+    "hogql",
     "is_demo_host",
     "normalize_dashboard",
     "normalize_insight",

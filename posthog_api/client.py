@@ -188,10 +188,40 @@ class PostHogClient:
             payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override)
         )
 
+    async def query(self, hogql: str, *, what: str = "the query") -> dict[str, Any]:
+        """Run one HogQL query through PostHog's query API (POST /api/projects/{id}/query/, kind HogQLQuery),
+        retried and refused like every other read; PostHog's answer: `columns`, `types`, `results` (rows as
+        lists), `hasMore`. `what` names the request in messages ("events, rows 1 to 10000")."""
+        path = f"/api/projects/{self.project_id}/query/"
+        body = {"query": {"kind": "HogQLQuery", "query": hogql}}
+        try:
+            data = await self._request_json("POST", path, what, json_body=body)
+        except PostHogNotFound as exc:
+            raise PostHogNotFound(
+                self._redact(f"Project {self.project_id} was not found on {self.host}."), status=exc.status
+            ) from None
+        except PostHogPermissionError as exc:
+            message = (
+                f"The PostHog API key may not run queries in project {self.project_id} on {self.host} "
+                "(HTTP 403). Give the key access to this project and the query:read scope."
+            )
+            raise PostHogPermissionError(self._redact(message), status=exc.status) from None
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise PostHogPayloadError(f"PostHog at {self.host} returned an unexpected answer for {what}.")
+        return data
+
     # ------------------------------------------------------------ transport
 
     async def _get_json(self, path: str, params: dict[str, str], what: str) -> Any:
         """GET with retries; `what` names the object in messages ("insight 12", "dashboard 42")."""
+        return await self._request_json("GET", path, what, params=params)
+
+    async def _request_json(
+        self, method: str, path: str, what: str, *, params: dict[str, str] | None = None, json_body: Any = None
+    ) -> Any:
+        """One request with retries (429, 5xx, lost connections, time-outs; Retry-After honoured), its JSON
+        answer decoded; `json_body` is sent as JSON. Each call is retried on its own: a caller going page by page
+        never starts over."""
         url = f"{self.host}{path}"
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         last_problem = ""
@@ -199,8 +229,9 @@ class PostHogClient:
         for attempt in range(attempts):
             wait: float | None = None
             try:
-                async with self._get_session().get(
-                    url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                async with self._get_session().request(
+                    method, url, params=params or {}, json=json_body, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
                 ) as response:
                     body = await response.read()
                     status = response.status

@@ -8,13 +8,18 @@ back from the series' last day (the demo's "today"), with totals and aggregated 
 scaled to what is kept; the query or filters in the payload carry the range, as PostHog returns them. A range
 that misses every demo day (the previous month) keeps the eight days. Funnels, retention, paths, stickiness
 and SQL insights keep their numbers.
+
+Raw data (events, persons, cohorts, groups) for data exports is generated on the fly by
+`posthog_api.demo_events`, deterministically for the demo's today (the current date in UTC when the project is
+made): `data_page` answers a `DataQuery` page natively, without HogQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +27,9 @@ from typing import Any
 
 from core.date_ranges import DateRange, DateRangeError
 
+from . import demo_events
 from .content import Dashboard, Insight
+from .data import DataQuery, RowPage
 from .daterange import date_override
 from .errors import PostHogNotFound
 from .normalize import normalize_dashboard, normalize_insight
@@ -48,8 +55,9 @@ class DemoProject:
     host = DEMO_BASE_URL
     project_id = DEMO_PROJECT_ID
 
-    def __init__(self) -> None:
+    def __init__(self, *, today: date | None = None) -> None:
         self._insights, self._dashboards = _load()
+        self.today = today or datetime.now(UTC).date()  # the day the raw data is generated for
 
     def __repr__(self) -> str:
         return "DemoProject()"
@@ -75,6 +83,20 @@ class DemoProject:
     def list_insights(self) -> list[tuple[int, str, str]]:
         """(id, short id, name) of the demo insights."""
         return [(i["id"], i["short_id"], i["name"]) for i in self._insights.values()]
+
+    def list_cohorts(self) -> list[tuple[int, str]]:
+        """(id, name) of the demo cohorts."""
+        return list(demo_events.COHORTS.items())
+
+    def list_group_types(self) -> list[tuple[int, str]]:
+        """(index, name) of the demo group types."""
+        return list(demo_events.GROUP_TYPES.items())
+
+    async def data_page(self, query: DataQuery, limit: int, offset: int) -> RowPage:
+        """Rows `offset` to `offset + limit - 1` of raw data, as `posthog_api.data.data_pages` reads them from
+        PostHog's query API; generated for `self.today` (see `posthog_api.demo_events`) in a worker thread, so
+        that the event loop keeps answering meanwhile."""
+        return await asyncio.to_thread(demo_events.data_page, query, limit, offset, today=self.today)
 
     async def get_insight_payload(
         self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from core.settings import Settings
 
 from .client import PostHogClient, normalize_host
 from .content import Dashboard, Insight
+from .data import DataQuery, RowPage, data_pages
 from .demo import DEMO_BASE_URL, DemoProject, is_demo_host
 from .errors import PostHogError, PostHogUnavailable
 
@@ -140,6 +143,27 @@ async def fetch(
             raise PostHogUnavailable(
                 f"PostHog took too long to answer for {kind} {ref}. Try again in a minute."
             ) from None
+
+
+async def data_pages_for(
+    connection: PostHogConnection,
+    query: DataQuery,
+    settings: Settings,
+    *,
+    start_at: int = 0,
+    now: datetime | None = None,
+) -> AsyncIterator[RowPage]:
+    """Raw data of `connection` (events, persons, a cohort's members, groups) page by page, the settings'
+    `export_page_size` rows at a time, from row `start_at` on (to resume an interrupted export; pass the same
+    `now` to pin relative dates to the same moment). Each page is retried by the client on its own; errors are
+    PostHogError subclasses with messages for people (InvalidDataQuery for a query that cannot be asked). The
+    connection is closed when the pages end or the iterator is closed (`aclose()`)."""
+    query.validate()
+    async with open_connection(connection, settings) as source:
+        async for page in data_pages(
+            source, query, page_size=settings.export_page_size, start_at=start_at, now=now
+        ):
+            yield page
 
 
 def content_url(connection: PostHogConnection, kind: str, ref: int | str) -> str:

@@ -3,14 +3,22 @@
 It serves the few endpoints the client uses from plain dicts, checks the Bearer key like PostHog (401 when it
 is wrong), answers 403 for other projects, records every request, and can be scripted to misbehave per path
 (a status N times, a malformed body, a delay).
+
+The query API (POST /api/projects/{id}/query/, kind HogQLQuery) serves `event_rows` generated event rows in
+PostHog's answer format (`columns`, `types`, `results`, `hasMore`): row i is the same on every request, the
+columns are read from the SELECT list (known event fields get values, others null), and only LIMIT/OFFSET at
+the end of the HogQL is honoured (no WHERE). Every HogQL received is kept in `queries`; `fail_query_at` makes
+the request for one page (by its OFFSET) fail N times before it is served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +60,9 @@ class PostHogStandIn:
         self.dashboards: dict[int, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, list[Fault]] = {}
+        self.event_rows = 0  # rows the query API has to serve
+        self.queries: list[str] = []  # every HogQL the query API received, in order (failed attempts too)
+        self._page_faults: dict[int, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -85,6 +96,42 @@ class PostHogStandIn:
     def dashboard_path(self, dashboard_id: int) -> str:
         return f"/api/projects/{self.project_id}/dashboards/{dashboard_id}/"
 
+    def query_path(self) -> str:
+        return f"/api/projects/{self.project_id}/query/"
+
+    def fail_query_at(
+        self, offset: int, *, status: int = 503, times: int = 1, headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        """Answer the next `times` query requests whose HogQL ends in OFFSET `offset` with this status."""
+        self._page_faults.setdefault(offset, []).append(Fault(times, status, dict(headers or {}), body))
+
+    def query_offsets(self) -> list[int]:
+        """The OFFSET of every HogQL received, in order."""
+        return [_limit_offset(q)[1] for q in self.queries]
+
+    @staticmethod
+    def event_row_value(i: int, column: str) -> Any:
+        """The value of generated event row `i` in `column` (None for a column the stand-in does not know)."""
+        if column == "timestamp":
+            moment = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(seconds=i)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if column == "event":
+            return ("$pageview", "$autocapture", "$pageleave", "signed_up", "purchase")[i % 5]
+        if column == "distinct_id":
+            return f"user{i % 97}@example.com"
+        if column == "person_id":
+            return f"0190a3b2-0000-7000-8000-{i % 97:012d}"
+        if column == "uuid":
+            return f"0190a3b2-1111-7000-8000-{i:012d}"
+        if column == "properties.$current_url":
+            return f"https://app.example.com/page/{i % 13}"
+        if column == "properties.$browser":
+            return ("Chrome", "Safari", "Firefox")[i % 3]
+        if column == "properties":
+            return json.dumps({"$browser": ("Chrome", "Safari", "Firefox")[i % 3], "n": i})
+        return None
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
 
@@ -96,6 +143,7 @@ class PostHogStandIn:
         app.router.add_get("/api/projects/{pid}/insights/", self._insight_list)
         app.router.add_get("/api/projects/{pid}/insights/{iid}/", self._insight)
         app.router.add_get("/api/projects/{pid}/dashboards/{did}/", self._dashboard)
+        app.router.add_post("/api/projects/{pid}/query/", self._query)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -166,6 +214,67 @@ class PostHogStandIn:
         if payload is None:
             return _error(404, "invalid_request", "Not found.")
         return web.json_response(payload)
+
+    async def _query(self, request: web.Request) -> web.Response:
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _error(400, "validation_error", "Malformed JSON.")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        if not isinstance(query, dict) or query.get("kind") != "HogQLQuery" or not isinstance(query.get("query"), str):
+            return _error(400, "validation_error", "Expected a query of kind HogQLQuery.")
+        text = query["query"]
+        self.queries.append(text)
+        limit, offset = _limit_offset(text)
+        queue = self._page_faults.get(offset)
+        if queue:
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            body = fault.body if fault.body is not None else json.dumps(
+                {"type": "server_error", "detail": f"Scripted fault {fault.status} at offset {offset}"}
+            ).encode()
+            return web.Response(status=fault.status, body=body, headers=fault.headers, content_type="application/json")
+        columns = _select_columns(text)
+        end = min(offset + limit, self.event_rows)
+        rows = [[self.event_row_value(i, c) for c in columns] for i in range(offset, end)]
+        return web.json_response({
+            "columns": columns,
+            "types": ["String" for _ in columns],
+            "results": rows,
+            "hasMore": end < self.event_rows,
+            "limit": limit,
+            "offset": offset,
+            "hogql": text,
+        })
+
+
+_LIMIT = re.compile(r"\bLIMIT\s+(\d+)(?:\s+OFFSET\s+(\d+))?\s*$", re.I)
+
+
+def _limit_offset(hogql: str) -> tuple[int, int]:
+    """LIMIT and OFFSET at the end of a HogQL query (PostHog's default of 100 rows without one)."""
+    m = _LIMIT.search(hogql)
+    return (int(m[1]), int(m[2] or 0)) if m else (100, 0)
+
+
+def _select_columns(hogql: str) -> list[str]:
+    """The names of the SELECT list's columns (an alias when there is one)."""
+    m = re.match(r"\s*SELECT\s+(.*?)\s+FROM\s", hogql, re.I | re.S)
+    if m is None:
+        return []
+    names, depth, current = [], 0, ""
+    for c in m[1] + ",":
+        if c == "," and depth == 0:
+            name = re.split(r"\s+AS\s+", current.strip(), flags=re.I)[-1].strip("`\"")
+            names.append(name)
+            current = ""
+            continue
+        depth += c == "("
+        depth -= c == ")"
+        current += c
+    return names
 
 
 def _error(status: int, kind: str, detail: str) -> web.Response:
