@@ -27,6 +27,7 @@ def build_web_app(settings, database, *, renderer_factory=None):
     from aiohttp import web
 
     import bot
+    import exports
     import mail
     import render
 
@@ -37,6 +38,7 @@ def build_web_app(settings, database, *, renderer_factory=None):
     app.router.add_get("/healthz", healthz)
     render.add_routes(app)
     mail.add_routes(app, database, settings=settings)
+    exports.add_routes(app, database, exports.make_storage(settings), settings)
     bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory)
     return app
 
@@ -163,6 +165,7 @@ async def run_demo() -> int:
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `--help` stays fast and one broken capability names itself in the traceback.
     from core import cli as core_cli
+    from exports import cli as exports_cli
     from render import cli as render_cli
     from scheduler import cli as scheduler_cli
     from scheduler import subscriptions_cli
@@ -174,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_demo(subparsers)
-    for module in (subscriptions_cli, scheduler_cli, render_cli, core_cli):
+    for module in (subscriptions_cli, exports_cli, scheduler_cli, render_cli, core_cli):
         module.register(subparsers)
     return parser
 

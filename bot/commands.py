@@ -22,6 +22,7 @@ from core.models import SlackWorkspace, utcnow
 from core.recipients import RecipientError, check_recipients
 from core.schedules import ScheduleError, canonical_timezone
 from core.subscriptions import create_subscription, demo_connection
+from exports import ExportError, ExportRequest, export_date_range, start_export
 from posthog_api import PostHogError, fetch
 
 from . import blocks, store
@@ -30,6 +31,7 @@ from .parsing import (
     EXAMPLE_EMAIL,
     CommandError,
     Connect,
+    Export,
     Help,
     ListSubscriptions,
     Manage,
@@ -91,6 +93,8 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
                                         services)
         elif isinstance(command, Preview):
             await _preview(command, ack, body, respond, client, workspace, services)
+        elif isinstance(command, Export):
+            await _export(command, ack, body, workspace, services)
     except CommandError as exc:
         await ack(response_type="ephemeral", text=str(exc))
 
@@ -368,6 +372,32 @@ async def fetch_content(services: BotServices, connection, kind: str, ref: int |
 async def fetch_title(services: BotServices, connection, kind: str, ref: int | str) -> str:
     content = await fetch_content(services, connection, kind, ref)
     return content.name or f"{kind.capitalize()} {ref}"
+
+
+# --- export --------------------------------------------------------------------------------------------------
+
+
+async def _export(command: Export, ack, body, workspace: SlackWorkspace, services: BotServices) -> None:
+    """Record the export for a worker; the file comes to the requester's DM when it is ready."""
+    async with services.database.session() as session:
+        connection = choose_connection(await store.list_connections(session, workspace), command.project)
+    try:
+        period = export_date_range(command.period)
+        request = ExportRequest(
+            kind=command.kind, ref=command.ref, format=command.format, where=command.where,
+            date_from=period.date_from if period else None, date_to=period.date_to if period else None,
+        )
+        async with services.database.transaction() as session:
+            asset = await start_export(session, request, connection=await session.merge(connection),
+                                       workspace_id=workspace.id, requested_by_slack_user=body.get("user_id"))
+    except ExportError as exc:
+        raise CommandError(f"{exc} Nothing was exported.") from None
+    what = f"{command.kind} {command.ref}".strip()
+    span = f" over the {period.label.lower()}" if period else ""
+    await ack(response_type="ephemeral", text=(
+        f"Exporting {blocks.escape(what)}{span} as {command.format.upper()} (export #{asset.id}). "
+        "I'll send it to you in a direct message when it is ready."
+    ))
 
 
 # --- preview ---------------------------------------------------------------------------------------------

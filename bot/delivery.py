@@ -209,6 +209,30 @@ class SlackSender:
             # A revoked token cannot DM either; the pause and its reason are still on the subscription.
             log.info("could not tell %s about the pause of subscription %s: %s", creator, subscription.id, exc)
 
+    async def send_to_user(self, workspace_id: int, user_id: str, text: str, *,
+                           file: tuple[str, bytes] | None = None) -> bool:
+        """A direct message to `user_id`, with a file (name, bytes) when given: how finished exports reach the
+        person who asked. False when it could not be sent (the app uninstalled, Slack refusing)."""
+        async with self.database.session() as session:
+            workspace = await session.get(SlackWorkspace, workspace_id)
+        if workspace is None or not workspace.active:
+            return False
+        try:
+            client = self._client(await self._bot_token(workspace))
+            if file is None:
+                await self._call(client.chat_postMessage(channel=user_id, text=text))
+                return True
+            dm = await self._call(client.conversations_open(users=user_id))
+            name, data = file
+            await self._call(client.files_upload_v2(
+                channel=dm["channel"]["id"], initial_comment=text,
+                file_uploads=[{"content": data, "filename": name, "title": name}],
+            ))
+            return True
+        except _Failed as failure:
+            log.warning("could not send %s a direct message: %s", user_id, failure.code)
+            return False
+
     # -- steps --------------------------------------------------------------------------------------------
 
     async def _bot_token(self, workspace: SlackWorkspace) -> str:

@@ -68,6 +68,18 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class Export:
+    """`/posthog export ...`: what to export, checked again (with the rest of the rules) by exports/."""
+
+    kind: str
+    ref: str = ""
+    format: str = "csv"
+    period: str | None = None  # events: "last 7 days"
+    where: str | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
 class ListSubscriptions:
     everywhere: bool
 
@@ -78,9 +90,10 @@ class Manage:
     subscription_id: int
 
 
-Command = Help | Connect | Projects | Subscribe | NewSubscription | Preview | ListSubscriptions | Manage
+Command = Help | Connect | Projects | Subscribe | NewSubscription | Preview | Export | ListSubscriptions | Manage
 
-VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "connect", "projects", "help")
+VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "export", "connect", "projects",
+         "help")
 ALIASES = {
     "sub": "subscribe",
     "unsub": "unsubscribe",
@@ -133,6 +146,8 @@ def parse_command(text: str) -> Command:
         return _subscribe(rest) if rest else NewSubscription()
     if verb == "preview":
         return _preview(rest)
+    if verb == "export":
+        return _export(rest)
     close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)
     hint = f" Did you mean `/posthog {close[0]}`?" if close else ""
     shown = verb if len(verb) <= 30 else verb[:27] + "..."
@@ -325,6 +340,56 @@ def _subscribe_by_email(rest: str, recipients: list[str], project: str | None) -
     email_me = any(r.lower() == "me" for r in recipients)
     emails = tuple(r for r in recipients if r.lower() not in ("me", "and"))
     return Subscribe(kind, ref, schedule, project=project, emails=emails, email_me=email_me)
+
+
+EXAMPLE_EXPORT = "/posthog export dashboard 42 as xlsx"
+_AS_FORMAT = re.compile(r"\s+as\s+(\S+)\s*$", re.IGNORECASE)
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+_DOUBLE_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _export(rest: str) -> Export:
+    rest, project = _take_project(rest)
+    fmt = "csv"
+    match = _AS_FORMAT.search(" " + rest)
+    if match:
+        fmt = match.group(1).lower().lstrip(".")
+        rest = (" " + rest)[: match.start()].strip()
+    words = rest.split()
+    if not words:
+        raise CommandError(
+            f"What should I export? e.g. `{EXAMPLE_EXPORT}`, `/posthog export insight abc123XY as csv`, "
+            "`/posthog export events last 7 days where event = '$pageview' as csv`, `/posthog export persons`."
+        )
+    kind = words[0].lower()
+    if kind in ("event", "person", "group"):
+        kind += "s"
+    if kind in ("events", "persons", "cohort", "groups"):
+        ref, remaining = "", words[1:]
+        if kind in ("cohort", "groups"):
+            if not remaining or not remaining[0].isdigit():
+                raise CommandError(f"Which {'cohort' if kind == 'cohort' else 'group type'}? Give its number, e.g. "
+                                   f"`/posthog export {kind} {'5' if kind == 'cohort' else '0'} as csv`.")
+            ref, remaining = remaining[0], remaining[1:]
+        text = " ".join(remaining).translate(_SMART_QUOTES)
+        where = None
+        lowered = f" {text.lower()} "
+        if " where " in lowered:
+            cut = lowered.index(" where ")
+            text, where = text[: max(cut - 1, 0)], text[cut + 6:].strip()
+            # Slack users type "…" for text; HogQL reads double quotes as names, so text goes in single quotes.
+            where = _DOUBLE_QUOTED.sub(lambda m: "'" + m.group(1).replace("'", "\\'") + "'", where) or None
+        period = text.strip().removeprefix("over ").removeprefix("for ").strip() or None
+        if period and kind != "events":
+            raise CommandError(f"A date range is for events; `/posthog export {kind}` takes none.")
+        return Export(kind, ref, fmt, period, where, project)
+    kind, ref, remaining = parse_target("export", words)
+    if remaining:
+        raise CommandError(
+            f"`/posthog export {kind} {ref}` takes only the format after it, e.g. `as csv`, `as xlsx` or `as pdf`; "
+            f"I don't understand “{' '.join(remaining)[:40]}”."
+        )
+    return Export(kind, str(ref), fmt, project=project)
 
 
 def _preview(rest: str) -> Preview:

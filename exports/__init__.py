@@ -3,11 +3,36 @@
 The surface other folders use is named here; everything else in `exports/` is its own business.
 """
 
+from .expiry import delete_expired
+from .jobs import ExportPolicy, ExportRunner, ExportWorker, claim_exports, start_export
+from .links import download_token, download_url, read_download_token
+from .requests import ExportError, ExportRequest
+from .requests import date_range as export_date_range
+from .routes import add_routes
+from .storage import LocalStorage, S3Storage, Storage, StorageKeyError, make_storage
 from .tables import Table, dashboard_tables, insight_table, iterate, parse_iso, with_dates
 from .writers import WRITERS, Written, neutralize, write_csv, write_xlsx
 
 __all__ = [
     "WRITERS",
+    "ExportError",
+    "ExportPolicy",
+    "ExportRequest",
+    "ExportRunner",
+    "ExportWorker",
+    "LocalStorage",
+    "S3Storage",
+    "Storage",
+    "StorageKeyError",
+    "add_routes",
+    "claim_exports",
+    "delete_expired",
+    "download_token",
+    "download_url",
+    "export_date_range",
+    "make_storage",
+    "read_download_token",
+    "start_export",
     "Table",
     "Written",
     "dashboard_tables",

@@ -13,10 +13,12 @@ from bot.token_rotation import rotate_expiring_tokens
 from core.db import Database
 from core.retry import RetryPolicy
 from core.settings import Settings
+from exports import ExportPolicy, ExportRunner, ExportWorker, delete_expired, make_storage
 from mail import EmailSender
 from render import Renderer
 from scheduler.claiming import ClaimPolicy
 from scheduler.content import ContentRenderer
+from scheduler.export_notices import ExportAnnouncer
 from scheduler.notices import CreatorNotifier
 from scheduler.pipeline import ContentLoader, Pipeline
 from scheduler.service import SchedulerService, default_worker_id
@@ -80,6 +82,12 @@ async def scheduler_service(
             settings, database, load_content, clock=clock, email_transport=email_transport,
             worker_id=policy.worker_id,
         )
+        storage = make_storage(settings)
+        runner = ExportRunner(
+            database, settings, storage, ExportPolicy(worker_id=policy.worker_id, lease=policy.lease),
+            renderer=renderer, announce=ExportAnnouncer(settings, database, pipeline.senders["slack"], storage),
+            clock=clock,
+        )
         try:
             yield SchedulerService(
                 database,
@@ -92,6 +100,8 @@ async def scheduler_service(
                     rotate_expiring_tokens, database, settings, within=timedelta(hours=1)
                 ),
                 send_welcomes=functools.partial(send_welcomes, database, settings, transport=email_transport),
+                exports=ExportWorker(runner),
+                delete_expired_exports=functools.partial(delete_expired, database, storage),
             )
         finally:
             await pipeline.aclose()

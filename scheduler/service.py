@@ -23,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 
 from core.db import Database
-from core.models import Delivery, ExportedAsset
+from core.models import Delivery
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions, claim_pending_and_expired, release, renew_leases
 from scheduler.pipeline import Pipeline
 
@@ -50,10 +50,14 @@ class SchedulerService:
         max_in_flight: int | None = None,
         rotate_tokens: Callable[[], Awaitable[int]] | None = None,
         send_welcomes: Callable[[], Awaitable[int]] | None = None,
+        exports=None,  # exports.ExportWorker: runs export jobs beside the deliveries
+        delete_expired_exports: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self.database = database
         self.rotate_tokens = rotate_tokens  # renews Slack bot tokens before they expire
         self.send_welcomes = send_welcomes  # tells new email recipients that they were subscribed
+        self.exports = exports
+        self.delete_expired_exports = delete_expired_exports
         # Deliveries this process runs at once; it claims more only as they finish, so that the work is shared
         # with the other processes instead of being taken by whichever polls first.
         self.max_in_flight = max_in_flight or policy.batch
@@ -82,6 +86,11 @@ class SchedulerService:
             self.housekeeping, "interval", hours=1, id="housekeeping", max_instances=1, coalesce=True,
             next_run_time=datetime.now(UTC) + timedelta(seconds=30),
         )
+        if self.exports is not None:
+            self._scheduler.add_job(
+                self._export_tick, "interval", seconds=self.poll_seconds, id="exports", max_instances=1,
+                coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            )
         if self.send_welcomes is not None:
             self._scheduler.add_job(
                 self._welcome, "interval", seconds=self.poll_seconds, id="welcomes", max_instances=1, coalesce=True,
@@ -103,6 +112,8 @@ class SchedulerService:
         if self._scheduler.running:
             # Leases keep being renewed while running deliveries finish; only claiming stops.
             self._scheduler.remove_job("tick")
+        if self.exports is not None:
+            await self.exports.stop()  # their leases lapse; another worker starts them again
         running = list(set(self._running.values()))
         if running:
             log.info("waiting up to %.0f s for %d deliveries to finish", timeout, len(running))
@@ -154,6 +165,10 @@ class SchedulerService:
         for delivery_id in ids:
             self._running.pop(delivery_id, None)
 
+    async def _export_tick(self) -> None:
+        if not self._stopping:
+            await self.exports.tick()
+
     async def _welcome(self) -> None:
         if self._stopping:
             return
@@ -168,12 +183,12 @@ class SchedulerService:
 
     async def housekeeping(self) -> None:
         now = self.clock()
+        files = await self.delete_expired_exports(now) if self.delete_expired_exports is not None else 0
         async with self.database.transaction() as session:
-            assets = await session.execute(delete(ExportedAsset).where(ExportedAsset.expires_at < now))
             history = await session.execute(
                 delete(Delivery).where(Delivery.finished_at < now - self.retention, Delivery.status != "running")
             )
-        log.info("housekeeping: %d expired files, %d old deliveries removed", assets.rowcount, history.rowcount)
+        log.info("housekeeping: %d expired exports, %d old deliveries removed", files, history.rowcount)
 
     async def drain(self) -> None:
         """Wait until every started delivery has finished (used by `deliver`, the demo and tests)."""

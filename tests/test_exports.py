@@ -1,0 +1,155 @@
+"""Exports through their doors: Slack (`/posthog export ...`, the file in a DM) and the command line.
+
+Real parts: the database under test, the Slack stand-in, the demo PostHog project and its generated data,
+local storage in a temporary folder; the PDF test prints in Chromium.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from core.models import ExportedAsset
+from scheduler.assembly import scheduler_service
+from tests.standins.content import FixedImages
+from tests.standins.slack_api import start_bot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def env(db, tmp_path):
+    env = await start_bot(db, export_dir=str(tmp_path / "exports"), public_url="http://exports.example")
+    env.slack.users["U1"] = {"tz": "Europe/London", "name": "ana", "profile": {"real_name": "Ana"}}
+    await env.install("T1", name="Acme")
+    await env.driver.command("connect demo")
+    yield env
+    await env.close()
+
+
+async def assets(db) -> list[ExportedAsset]:
+    async with db.session() as session:
+        return list((await session.scalars(select(ExportedAsset).order_by(ExportedAsset.id))).all())
+
+
+async def run_exports(env, db) -> None:
+    async with scheduler_service(env.settings, db, load_content=FixedImages(env.settings), worker_id="t") as service:
+        while await service.exports.tick():
+            await service.exports.drain()
+
+
+def uploaded(env) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every file sent to Slack, in order."""
+    files = []
+    for call in env.slack.calls_to("files.getUploadURLExternal"):
+        files.append(call.params.get("filename", ""))
+    return [(name, data) for name, data in zip(files, env.slack.uploads.values(), strict=False)]
+
+
+async def test_a_dashboard_exported_from_slack_arrives_as_a_workbook_in_a_direct_message(env, db):
+    answer = await env.driver.command("export dashboard 42 as xlsx")
+    assert "export #" in answer.text and "direct message" in answer.text
+    [asset] = await assets(db)
+    assert (asset.status, asset.format, asset.requested_by_slack_user) == ("pending", "xlsx", "U1")
+
+    await run_exports(env, db)
+    [asset] = await assets(db)
+    assert asset.status == "ready" and asset.notified_at is not None and asset.expires_at is not None
+    [(name, data)] = uploaded(env)
+    assert name.endswith(".xlsx")
+    workbook = load_workbook(io.BytesIO(data), read_only=True)
+    assert workbook.sheetnames[0] == "Index" and len(workbook.sheetnames) > 5
+    [completion] = env.slack.calls_to("files.completeUploadExternal")
+    assert "is ready" in completion.params.get("initial_comment", "")
+
+
+async def test_events_exported_from_slack_follow_the_range_and_the_filter(env, db):
+    answer = await env.driver.command('export events last 7 days where event = “$pageview” as csv')
+    assert "over the last 7 days" in answer.text
+    await run_exports(env, db)
+    [asset] = await assets(db)
+    assert asset.status == "ready", asset.error
+    [(name, data)] = uploaded(env)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert "event" in header and len(body) > 100
+    assert {row[header.index("event")] for row in body} == {"$pageview"}
+
+
+MALFORMED = [
+    ("export", "What should I export?"),
+    ("export dashboard as csv", "Which dashboard?"),
+    ("export dashboard 42 as docx", "CSV, XLSX or PDF"),
+    ("export events as pdf", "A PDF shows an insight or a dashboard"),
+    ("export cohort as csv", "Which cohort?"),
+    ("export groups 9 as csv", "Which group type?"),
+    ("export events last fortnight as csv", "fortnight"),
+    ("export persons last 7 days", "A date range is for events"),
+    ("export dashboard 42 weekly as csv", "takes only the format"),
+    ("export events where event = 'x'; drop table as csv", "no semicolons"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MALFORMED, ids=[f"malformed-{i}" for i in range(len(MALFORMED))])
+async def test_malformed_exports_are_answered_specifically_and_record_nothing(env, db, text, expected):
+    answer = await env.driver.command(text)
+    assert expected in answer.text, answer.text
+    assert await assets(db) == []
+
+
+def app(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=240)
+
+
+async def test_command_line_exports_and_the_list_of_exports(db, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db.url, "EXPORT_DIR": str(tmp_path / "store"), "LOG_LEVEL": "WARNING"}
+    out = tmp_path / "events.csv"
+    result = app("export", "events", "--last", "7d", "--events", "signed_up", "--columns", "timestamp,event",
+                 "-o", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert rows[0] == ["timestamp", "event"] and len(rows) > 10
+    assert {r[1] for r in rows[1:]} == {"signed_up"}
+    assert f"{len(rows) - 1:,} rows" in result.stdout
+
+    workbook = tmp_path / "insight.xlsx"
+    assert app("export", "insight", "1001", "-o", str(workbook), env=env, cwd=tmp_path).returncode == 0
+    assert load_workbook(workbook, read_only=True).sheetnames
+
+    listed = app("exports", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "events as csv  ready" in listed.stdout and "insight 1001 as xlsx" in listed.stdout
+
+    bad = app("export", "events", "--last", "fortnight", "-o", str(tmp_path / "x.csv"), env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "fortnight" in bad.stderr
+
+
+@pytest.mark.browser
+async def test_command_line_pdf_of_dashboard_42_has_every_tile(db, tmp_path):
+    from pypdf import PdfReader
+
+    from posthog_api import DemoProject
+
+    env = {**os.environ, "DATABASE_URL": db.url, "EXPORT_DIR": str(tmp_path / "store"), "LOG_LEVEL": "WARNING"}
+    out = tmp_path / "overview.pdf"
+    result = app("export", "dashboard", "42", "-o", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = "".join(" ".join(p.extract_text() for p in PdfReader(out).pages).split())
+    for tile in (await DemoProject().get_dashboard(42)).tiles:
+        assert "".join(tile.title.split()) in text, tile.title
+
+
+def test_export_help_lists_the_kinds():
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "export", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and "cohort" in result.stdout and json.dumps("x")
