@@ -153,3 +153,38 @@ def test_export_help_lists_the_kinds():
     result = subprocess.run([sys.executable, str(ROOT / "app.py"), "export", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "cohort" in result.stdout and json.dumps("x")
+
+
+@pytest.mark.slow
+async def test_a_request_for_one_and_a_half_million_rows_stops_at_the_cap_and_says_so(db, tmp_path):
+    import asyncio
+
+    from tests.standins.posthog_server import PostHogStandIn
+
+    posthog = PostHogStandIn(api_key="phx_cap", project_id=2)
+    posthog.event_rows = 1_500_000
+    await posthog.start()
+    try:
+        env = {**os.environ, "DATABASE_URL": db.url, "EXPORT_DIR": str(tmp_path / "store"), "LOG_LEVEL": "WARNING",
+               "POSTHOG_HOST": posthog.url, "POSTHOG_PROJECT_ID": "2", "POSTHOG_API_KEY": "phx_cap",
+               "EXPORT_PAGE_SIZE": "50000"}
+        out = tmp_path / "events.csv"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "app.py"), "export", "events", "--last", "30d", "--columns",
+            "timestamp,event", "-o", str(out), env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 240)
+    finally:
+        await posthog.stop()
+    assert process.returncode == 0, stderr.decode()
+    assert "1,000,000 rows" in stdout.decode() and "stopped at EXPORT_MAX_ROWS" in stdout.decode()
+    with out.open(encoding="utf-8") as handle:
+        lines = sum(1 for _ in handle)
+    last = out.read_text(encoding="utf-8").rstrip("\n").rsplit("\n", 1)[-1]
+    assert "EXPORT_MAX_ROWS" in last
+    assert lines == 1 + 1_000_000 + 1  # the header, the rows, the note
+    # It stopped asking PostHog once it had enough.
+    assert max(posthog.query_offsets()) <= 1_000_000
+    [asset] = await assets(db)
+    assert (asset.status, asset.row_count, asset.truncated) == ("ready", 1_000_000, True)
