@@ -332,3 +332,63 @@ async def test_a_worker_killed_mid_delivery_is_taken_over_after_its_lease(db, sl
     assert set(received) == set(channels) | set(recipients)
     twice = {address: n for address, n in received.items() if n != 1}
     assert set(twice) <= {slow} and received[slow] <= 2, twice
+
+
+async def test_an_export_whose_worker_is_killed_is_finished_by_another_and_announced_once(
+    db: Database, slack: SlackWithChannels, workers, tmp_path: Path
+) -> None:
+    from core.models import ExportedAsset, PostHogConnection
+    from exports import ExportRequest, start_export
+    from tests.standins.posthog_server import PostHogStandIn
+
+    posthog = PostHogStandIn(api_key="phx_workers", project_id=2)
+    posthog.event_rows, posthog.query_delay = 40_000, 0.4  # 10 pages of 4,000, each taking 0.4 s
+    await posthog.start()
+    await install_workspace(db, slack)
+    async with db.transaction() as session:
+        workspace = await find_workspace(session, TEAM)
+        connection = PostHogConnection(workspace_id=workspace.id, name="Acme", host=posthog.url, project_id=2,
+                                       api_key="phx_workers")
+        session.add(connection)
+        await session.flush()
+        asset = await start_export(
+            session, ExportRequest(kind="events", format="csv", date_from="-30d", columns=("timestamp", "event")),
+            connection=connection, workspace_id=workspace.id, requested_by_slack_user="UASKER",
+        )
+        asset_id = asset.id
+
+    async def load() -> ExportedAsset:
+        async with db.session() as session:
+            return await session.get(ExportedAsset, asset_id)
+
+    settings = {"EXPORT_DIR": str(tmp_path / "exports"), "EXPORT_PAGE_SIZE": "4000", "DELIVERY_LEASE_SECONDS": "3"}
+    try:
+        first = await workers("a", **settings)
+
+        async def writing() -> bool:
+            row = await load()
+            return row.status == "running" and row.rows_done > 0
+
+        await _wait_until(writing, timeout=90, workers=[first], what="the first worker to start writing")
+        first.process.kill()  # SIGKILL: no chance to finish, release or announce
+        await asyncio.wait_for(first.process.wait(), 30)
+        assert (await load()).claimed_by == first.worker_id
+        second = await workers("b", **settings)
+
+        async def ready() -> ExportedAsset | None:
+            row = await load()
+            return row if row.status in ("ready", "failed") else None
+
+        done = await _wait_until(ready, timeout=120, workers=[second], what="the second worker to finish")
+    finally:
+        await posthog.stop()
+    assert done.status == "ready", done.error
+    assert done.claimed_by == second.worker_id and done.attempts == 2 and done.row_count == 40_000
+    stored = tmp_path / "exports" / done.storage_key
+    lines = stored.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "timestamp,event" and len(lines) == 1 + 40_000
+    # The person who asked got the file once, in a direct message.
+    await slack.wait_for(lambda: slack.calls_to("files.completeUploadExternal"))
+    [dm] = slack.calls_to("files.completeUploadExternal")
+    assert "is ready" in dm.params.get("initial_comment", "")
+    assert done.notified_at is not None

@@ -61,6 +61,7 @@ class PostHogStandIn:
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, list[Fault]] = {}
         self.event_rows = 0  # rows the query API has to serve
+        self.query_delay = 0.0  # seconds each query page takes (a slow PostHog)
         self.queries: list[str] = []  # every HogQL the query API received, in order (failed attempts too)
         self._page_faults: dict[int, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
@@ -225,6 +226,8 @@ class PostHogStandIn:
             return _error(400, "validation_error", "Expected a query of kind HogQLQuery.")
         text = query["query"]
         self.queries.append(text)
+        if self.query_delay:
+            await asyncio.sleep(self.query_delay)
         limit, offset = _limit_offset(text)
         queue = self._page_faults.get(offset)
         if queue:
