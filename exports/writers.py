@@ -153,7 +153,7 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "
 
 def _file_name(title: str, taken: set[str]) -> str:
     """A CSV's name in the zip: the title without characters a file system refuses, unique, at most 100."""
-    base = _FILE_UNSAFE.sub("_", title).strip(" ._") or "table"
+    base = _FILE_UNSAFE.sub("_", title)[:100].strip(" ._") or "table"
     if base.split(".")[0].casefold() in _WINDOWS_RESERVED:
         base = f"_{base}"
     return _deduplicate(base, taken, 100) + ".csv"
@@ -165,7 +165,7 @@ _SHEET_UNSAFE = re.compile(r"[\x00-\x1f\x7f\[\]:*?/\\]+")
 def _sheet_name(title: str, taken: set[str]) -> str:
     """Excel's rules: at most 31 characters, none of []:*?/\\, no quote at either end, unique ignoring case,
     and not 'History' (Excel keeps that name)."""
-    base = _SHEET_UNSAFE.sub(" ", title).strip().strip("'").strip() or "Sheet"
+    base = _SHEET_UNSAFE.sub(" ", title).strip().strip("'").strip()[:31].rstrip().rstrip("'").rstrip() or "Sheet"
     if base.casefold() == "history":
         base = "History (data)"
     return _deduplicate(base, taken, 31)
@@ -492,7 +492,7 @@ class _Sheet:
     def row(self, row: Sequence[Any]) -> None:
         self.data_rows += 1
         if self.sample is not None:
-            self.sample.append(row)
+            self.sample.append(list(row))  # a copy: some sources hand out one list, refilled for each row
             if len(self.sample) >= self.SAMPLE:
                 self._start()
             return
