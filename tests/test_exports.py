@@ -188,3 +188,70 @@ async def test_a_request_for_one_and_a_half_million_rows_stops_at_the_cap_and_sa
     assert max(posthog.query_offsets()) <= 1_000_000
     [asset] = await assets(db)
     assert (asset.status, asset.row_count, asset.truncated) == ("ready", 1_000_000, True)
+
+
+async def export_in_process(db, settings, request, connection_id: int | None = None, *, out: Path) -> ExportedAsset:
+    """Record, claim and run one export in this process, keeping a copy of the file at `out`."""
+    from core.models import PostHogConnection, utcnow
+    from core.subscriptions import demo_connection
+    from exports import ExportPolicy, ExportRunner, claim_exports, make_storage, start_export
+
+    async with db.transaction() as session:
+        connection = (await session.get(PostHogConnection, connection_id) if connection_id
+                      else await demo_connection(session))
+        asset = await start_export(session, request, connection=connection)
+    policy = ExportPolicy(worker_id="test")
+    assert await claim_exports(db, utcnow(), policy, only=[asset.id]) == [asset.id]
+    return await ExportRunner(db, settings, make_storage(settings), policy).run(asset.id, copy_to=out)
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    return list(csv.reader(path.open(encoding="utf-8-sig")))
+
+
+def xlsx_rows(path: Path) -> list[list[str]]:
+    sheet = load_workbook(path, read_only=True).worksheets[0]
+    return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize(("kind", "ref"), [("persons", ""), ("cohort", "1"), ("groups", "0"), ("events", "")])
+async def test_every_data_kind_of_the_demo_exports_to_csv_and_the_same_xlsx(db, tmp_path, kind, ref):
+    from core.settings import Settings
+    from exports import ExportRequest
+
+    settings = Settings(database_url=db.url, export_dir=tmp_path / "store")
+    columns = ("timestamp", "event", "distinct_id") if kind == "events" else ()
+    done = {}
+    for fmt in ("csv", "xlsx"):
+        request = ExportRequest(kind=kind, ref=ref, format=fmt, columns=columns,
+                                date_from="-3d" if kind == "events" else None)
+        asset = await export_in_process(db, settings, request, out=tmp_path / f"out.{fmt}")
+        assert asset.status == "ready", asset.error
+        done[fmt] = asset
+    from_csv, from_xlsx = csv_rows(tmp_path / "out.csv"), xlsx_rows(tmp_path / "out.xlsx")
+    assert len(from_csv) > 10 and len(from_csv) == len(from_xlsx) == done["csv"].row_count + 1
+    assert from_csv == from_xlsx
+
+
+async def test_data_from_a_real_posthog_api_exports_to_csv_and_xlsx_alike(db, tmp_path):
+    from core.models import PostHogConnection
+    from core.settings import Settings
+    from exports import ExportRequest
+    from tests.standins.posthog_server import PostHogStandIn
+
+    posthog = PostHogStandIn(api_key="phx_x", project_id=2)
+    posthog.event_rows = 12_345
+    await posthog.start()
+    try:
+        async with db.transaction() as session:
+            connection = PostHogConnection(name="Acme", host=posthog.url, project_id=2, api_key="phx_x")
+            session.add(connection)
+            await session.flush()
+        settings = Settings(database_url=db.url, export_dir=tmp_path / "store", export_page_size=5000)
+        for fmt in ("csv", "xlsx"):
+            request = ExportRequest(kind="events", format=fmt, date_from="-30d", columns=("event", "distinct_id"))
+            asset = await export_in_process(db, settings, request, connection.id, out=tmp_path / f"e.{fmt}")
+            assert (asset.status, asset.row_count) == ("ready", 12_345)
+    finally:
+        await posthog.stop()
+    assert csv_rows(tmp_path / "e.csv") == xlsx_rows(tmp_path / "e.xlsx")
