@@ -281,7 +281,8 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
     try:
         zone = await user_timezone(client, user_id)
         now = utcnow()
-        schedule, date_range = lifecycle.read_when(command.schedule, zone, today=now.astimezone(ZoneInfo(zone)).date())
+        schedule, date_range, attach = lifecycle.read_when(command.schedule, zone,
+                                                           today=now.astimezone(ZoneInfo(zone)).date())
         problem, found_name = await check_channel(client, channel_id)
         if problem:
             await respond(response_type="ephemeral", replace_original=False, text=problem)
@@ -302,6 +303,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
                 workspace_id=workspace.id,
                 now=now,
                 date_range=date_range,
+                attach_format=attach,
             )
         upcoming = schedule.occurrences(now, 3)
         await respond(
@@ -341,7 +343,7 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
             recipients.insert(0, user.email)
         now = utcnow()
         today = now.astimezone(ZoneInfo(user.timezone)).date()
-        schedule, date_range = lifecycle.read_when(command.schedule, user.timezone, today=today)
+        schedule, date_range, attach = lifecycle.read_when(command.schedule, user.timezone, today=today)
         title = await fetch_title(services, connection, command.kind, command.ref)
         async with services.database.transaction() as session:
             subscription = await lifecycle.subscribe_by_email(
@@ -349,6 +351,7 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
                 content_ref=str(command.ref), schedule=schedule, recipients=recipients, title=title[:400],
                 subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}",
                 created_by_slack_user=user.id, workspace_id=workspace.id, now=now, date_range=date_range,
+                attach_format=attach,
             )
         await respond(
             response_type="ephemeral",

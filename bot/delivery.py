@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.db import Database
-from core.delivery import Image, Outcome, Report
+from core.delivery import Attachment, Image, Outcome, Report
 from core.models import SlackWorkspace, Subscription
 from core.settings import Settings
 
@@ -156,7 +156,9 @@ class SlackSender:
         if workspace is None or not workspace.active:
             return Outcome.failed("workspace_uninstalled")
         channel = report.address
-        images = report.images
+        # The images, then the data files (a subscription "with csv"): one list of uploads, so that a retry
+        # resumes after the last upload Slack completed, whichever kind it was.
+        images = [*report.images, *report.attachments]
         ts = resume.external_id if resume else None
         # Without a parent to resume, every image goes with the new message.
         done = min(max(resume.progress, 0), len(images)) if ts else 0
@@ -275,15 +277,20 @@ class SlackSender:
         return response["ts"]
 
     async def _upload(
-        self, client: AsyncWebClient, channel: str, thread_ts: str | None, images: list[Image], start: int
+        self, client: AsyncWebClient, channel: str, thread_ts: str | None, parts: list[Image | Attachment],
+        start: int,
     ) -> None:
-        """Upload images[start:start + FILES_PER_COMPLETION] as one completion (they appear together)."""
-        uploads = [
-            {"content": image.png, "filename": f"{_slug(image.title) or 'image'}-{i}.png",
-             "title": image.title or f"Image {i}"}
-            for i, image in enumerate(images[start : start + FILES_PER_COMPLETION], start + 1)
-        ]
+        """Upload parts[start:start + FILES_PER_COMPLETION] as one completion (they appear together)."""
+        batch = parts[start : start + FILES_PER_COMPLETION]
+        uploads = [_upload_of(item, number) for number, item in enumerate(batch, start + 1)]
         await self._call(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=uploads))
+
+
+def _upload_of(item: Image | Attachment, number: int) -> dict:
+    if isinstance(item, Attachment):
+        return {"content": item.data, "filename": item.filename, "title": item.filename}
+    return {"content": item.png, "filename": f"{_slug(item.title) or 'image'}-{number}.png",
+            "title": item.title or f"Image {number}"}
 
 
 def _slug(text: str) -> str:

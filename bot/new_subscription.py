@@ -92,9 +92,9 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
     except ScheduleError as exc:
         errors["timezone"], zone = str(exc)[:150], "UTC"
     now = utcnow()
-    schedule = date_range = None
+    schedule = date_range = attach = None
     try:
-        schedule, date_range = lifecycle.read_when(_value(values, "schedule") or "", zone, today=now.date())
+        schedule, date_range, attach = lifecycle.read_when(_value(values, "schedule") or "", zone, today=now.date())
     except (ScheduleError, DateRangeError) as exc:
         errors["schedule"] = str(exc)[:150]
     try:
@@ -135,12 +135,12 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
                 session, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
                 schedule=schedule, title=title[:400], target_type="slack", slack_channel_id=channel,
                 slack_channel_name=name, created_by_slack_user=user_id, workspace_id=workspace.id, now=now,
-                date_range=date_range,
+                date_range=date_range, attach_format=attach,
             )
     async with services.database.transaction() as session:
         return await lifecycle.subscribe_by_email(
             session, services.settings, connection=await session.merge(connection), content_type=kind,
             content_ref=str(ref), schedule=schedule, recipients=addresses, title=title[:400],
             subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}", created_by_slack_user=user_id,
-            workspace_id=workspace.id, now=now, date_range=date_range,
+            workspace_id=workspace.id, now=now, date_range=date_range, attach_format=attach,
         )

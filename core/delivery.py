@@ -26,6 +26,16 @@ class Image:
 
 
 @dataclass(slots=True)
+class Attachment:
+    """A file that goes with a report (the data as CSV or Excel, the PDF), attached to the email and uploaded
+    into the Slack thread."""
+
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
 class Report:
     """One subscription's rendered content, addressed to one target (a Slack channel or an email address)."""
 
@@ -37,6 +47,7 @@ class Report:
     content: Any  # the posthog_api Insight or Dashboard the images show
     images: list[Image] = field(default_factory=list)
     next_delivery: datetime | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def subscription_id(self) -> int:

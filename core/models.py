@@ -187,6 +187,7 @@ class Subscription(TimestampMixin, Base):
     # Addresses that unsubscribed themselves (by their email's link): an edit does not put them back unasked.
     unsubscribed_recipients: Mapped[list] = mapped_column(default=list)
     image_width: Mapped[int | None] = mapped_column(Integer)
+    attach_format: Mapped[str | None] = mapped_column(String(8))  # csv | xlsx | pdf: the data with every delivery
 
     # when (the fields of core.schedules.Schedule)
     frequency: Mapped[str] = mapped_column(String(16))

@@ -8,9 +8,11 @@ disagree, a pause always carries its reason, a resume never delivers what was mi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +21,7 @@ from core.date_ranges import DateRange, split_date_range
 from core.models import Delivery, PostHogConnection, Subscription, WelcomeNotice, utcnow
 from core.recipients import RecipientError, check_recipients
 from core.schedule_phrases import parse_schedule
-from core.schedules import Schedule
+from core.schedules import Schedule, ScheduleError
 from core.settings import Settings
 
 SCHEDULE_FIELDS = (
@@ -37,12 +39,32 @@ def date_range_of(subscription: Subscription) -> DateRange | None:
     return DateRange.from_fields({"date_from": subscription.date_from, "date_to": subscription.date_to})
 
 
-def read_when(text: str, timezone: str, *, today: date | None = None) -> tuple[Schedule, DateRange | None]:
-    """A schedule phrase as every door takes it, with an optional date range: "weekly over the last 7 days" ->
-    (every Monday at 09:00, last 7 days). Raises ScheduleError or DateRangeError (both ValueErrors) with the
-    message for the person who typed it."""
+ATTACH_FORMATS = ("csv", "xlsx", "pdf")
+_WITH_FORMAT = re.compile(r"(?:^|\s)(?:and\s+)?with\s+(?:an?\s+)?(\S+?)(?:\s+(?:file|attached|attachment))?(?=\s|$)",
+                          re.IGNORECASE)
+
+
+class When(NamedTuple):
+    schedule: Schedule
+    date_range: DateRange | None
+    attach: str | None  # csv | xlsx | pdf: the data that goes with every delivery
+
+
+def read_when(text: str, timezone: str, *, today: date | None = None) -> When:
+    """A schedule phrase as every door takes it, with an optional date range and file: "weekly over the last
+    7 days with xlsx" -> (every Monday at 09:00, last 7 days, xlsx). Raises ScheduleError or DateRangeError
+    (both ValueErrors) with the message for the person who typed it."""
+    attach = None
+    match = _WITH_FORMAT.search(text)
+    if match:
+        attach = match.group(1).lower().lstrip(".")
+        if attach not in ATTACH_FORMATS:
+            raise ScheduleError(
+                f"“with {match.group(1)[:20]}” is not a file I can attach: use `with csv`, `with xlsx` or `with pdf`."
+            )
+        text = (text[: match.start()] + " " + text[match.end():]).strip()
     schedule_text, date_range = split_date_range(text)
-    return parse_schedule(schedule_text, timezone, today=today), date_range
+    return When(parse_schedule(schedule_text, timezone, today=today), date_range, attach)
 
 
 def apply_schedule(subscription: Subscription, schedule: Schedule, *, now: datetime | None = None) -> None:
@@ -71,8 +93,12 @@ async def create_subscription(
     workspace_id: int | None = None,
     now: datetime | None = None,
     date_range: DateRange | None = None,
+    attach_format: str | None = None,
 ) -> Subscription:
-    """A new subscription; `date_range` is the period every delivery shows (None: the content's own)."""
+    """A new subscription; `date_range` is the period every delivery shows (None: the content's own);
+    `attach_format` a file of the data that goes with every delivery (csv, xlsx or pdf)."""
+    if attach_format not in (None, *ATTACH_FORMATS):
+        raise ValueError(f"attach_format must be one of {ATTACH_FORMATS}, not {attach_format!r}")
     if content_type not in ("insight", "dashboard"):
         raise ValueError(f"content_type must be insight or dashboard, not {content_type!r}")
     if target_type not in ("slack", "email"):
@@ -89,6 +115,7 @@ async def create_subscription(
         email_recipients=list(email_recipients or []),
         created_by_slack_user=created_by_slack_user or None,
         created_by_email=created_by_email or None,
+        attach_format=attach_format,
         **(date_range.to_fields() if date_range is not None else {}),
     )
     apply_schedule(subscription, schedule, now=now)
@@ -155,6 +182,7 @@ async def subscribe_by_email(
     workspace_id: int | None = None,
     now: datetime | None = None,
     date_range: DateRange | None = None,
+    attach_format: str | None = None,
 ) -> Subscription:
     """An email subscription. The recipients pass the operator's policy (`check_recipients`) or nothing is
     created; each is then told, once, who subscribed them (`subscribed_by`, e.g. "Ada in Acme") and how to
@@ -164,6 +192,7 @@ async def subscribe_by_email(
         session, connection=connection, content_type=content_type, content_ref=content_ref, schedule=schedule,
         title=title, target_type="email", email_recipients=addresses, created_by_slack_user=created_by_slack_user,
         created_by_email=created_by_email, workspace_id=workspace_id, now=now, date_range=date_range,
+        attach_format=attach_format,
     )
     await _welcome(session, subscription, addresses, subscribed_by)
     await session.flush()

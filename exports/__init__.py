@@ -3,6 +3,7 @@
 The surface other folders use is named here; everything else in `exports/` is its own business.
 """
 
+from .attachments import attachment
 from .expiry import delete_expired
 from .jobs import ExportPolicy, ExportRunner, ExportWorker, claim_exports, start_export
 from .links import download_token, download_url, read_download_token
@@ -25,6 +26,7 @@ __all__ = [
     "Storage",
     "StorageKeyError",
     "add_routes",
+    "attachment",
     "claim_exports",
     "delete_expired",
     "download_token",

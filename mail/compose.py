@@ -305,6 +305,11 @@ async def compose_reports(reports: list[EmailReport], settings: Settings) -> Com
     html = personalize(html)
     message = _new_message(subject=subject, recipient=recipient, settings=settings, list_unsubscribe=all_url)
     _assemble(message, text, html, [p for s in sections for p in s.images if p.cid])
+    for report in reports:
+        for item in report.attachments:
+            maintype, _, subtype = item.content_type.partition("/")
+            message.add_attachment(item.data, maintype=maintype, subtype=subtype or "octet-stream",
+                                   filename=item.filename)
     return Composed(message=message, message_id=message["Message-ID"], linked_images=linked)
 
 

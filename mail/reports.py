@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.delivery import Image, Outcome
+from core.delivery import Attachment, Image, Outcome
 from posthog_api.content import Dashboard, Insight
 
 
@@ -19,6 +19,7 @@ class EmailReport:
     posthog_url: str
     content: Insight | Dashboard
     images: list[Image] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)  # files of the data, attached to the email
 
 
 @dataclass(kw_only=True)

@@ -221,6 +221,7 @@ class EmailSender:
             EmailReport(
                 subscription_id=r.subscription_id, recipient=r.address, title=r.title,
                 schedule_summary=r.schedule_summary, posthog_url=r.posthog_url, content=r.content, images=r.images,
+                attachments=r.attachments,
             )
             for r in reports
         ]

@@ -49,6 +49,7 @@ class ContentRef:
     width: int | None = None  # image width in CSS pixels (None: the renderer's default)
     date_from: str | None = None  # the period shown (a subscription's DateRange); None: the content's own
     date_to: str | None = None
+    attach: str | None = None  # a file of the data made with the images: csv | xlsx | pdf
 
     @property
     def date_range(self) -> DateRange | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.models import PostHogConnection
 from core.settings import Settings
+from exports import attachment
 from posthog_api import ContentRef, fetch
 from render import Renderer, produce
 from scheduler.pipeline import Rendered
@@ -16,4 +17,6 @@ class ContentRenderer:
 
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
         content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
-        return Rendered(content, await produce("png", self.renderer, content, width=ref.width))
+        images = await produce("png", self.renderer, content, width=ref.width)
+        files = [await attachment(content, ref.attach, self.settings, renderer=self.renderer)] if ref.attach else []
+        return Rendered(content, images, files)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.db import Database
-from core.delivery import Image, Outcome, Report, Sender
+from core.delivery import Attachment, Image, Outcome, Report, Sender
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from core.retry import RetryPolicy
 from core.subscriptions import pause, schedule_of
@@ -37,6 +37,7 @@ class Rendered:
 
     content: Insight | Dashboard
     images: list[Image]
+    attachments: list[Attachment] = field(default_factory=list)  # the data as a file, when asked for
 
 
 @dataclass
@@ -63,6 +64,7 @@ def content_ref(subscription: Subscription) -> ContentRef:
     return ContentRef(
         subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width,
         date_from=date_from, date_to=(subscription.date_to or None) if date_from else None,
+        attach=subscription.attach_format or None,
     )
 
 
@@ -76,6 +78,7 @@ def report_for(subscription: Subscription, address: str, rendered: Rendered) -> 
         content=rendered.content,
         images=rendered.images,
         next_delivery=subscription.next_delivery_at,
+        attachments=list(rendered.attachments),
     )
 
 

@@ -91,7 +91,7 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         zone = canonical_timezone(args.tz)
     except ScheduleError as exc:
         raise UsageError(str(exc)) from None
-    schedule, date_range = lifecycle.read_when(args.schedule, zone, today=utcnow().date())
+    schedule, date_range, attach = lifecycle.read_when(args.schedule, zone, today=utcnow().date())
     if args.range is not None:
         if date_range is not None:
             raise UsageError("Give the date range once: in --schedule (\"weekly over the last 7 days\") or --range.")
@@ -105,7 +105,7 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         subscription = await lifecycle.subscribe_by_email(
             session, settings, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
             schedule=schedule, recipients=recipients, title=content.name[:400], created_by_email=args.owner,
-            date_range=date_range,
+            date_range=date_range, attach_format=attach,
         )
         summary = (
             f"Subscription {subscription.id}: {content.name} ({kind} {ref}), {schedule.summary()}"

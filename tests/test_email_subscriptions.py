@@ -365,3 +365,37 @@ async def test_command_line_mistakes_get_the_same_messages_and_change_nothing(db
     assert missing.returncode == 2 and "Dashboard 999 was not found" in missing.stderr
     assert app("subscriptions", "pause", "12345", env=env).returncode == 2
     assert await all_subscriptions(db) == []
+
+
+# --- the data with every delivery ----------------------------------------------------------------------------
+
+
+async def test_a_subscription_with_xlsx_or_csv_sends_the_data_beside_the_images(env, db, smtp):
+    import io
+
+    from openpyxl import load_workbook
+
+    await reply_text(await env.driver.command("subscribe dashboard 44 weekly with xlsx email alice@example.com"))
+    await reply_text(await env.driver.command("subscribe insight 1001 daily with csv in <#C1|general>"))
+    by_email, in_slack = await all_subscriptions(db)
+    assert (by_email.attach_format, in_slack.attach_format) == ("xlsx", "csv")
+    assert by_email.frequency == "weekly" and in_slack.frequency == "daily"
+
+    async with scheduler_service(env.settings, db, load_content=FixedImages(env.settings), worker_id="t") as service:
+        for subscription in (by_email, in_slack):
+            await env.driver.command(f"send {subscription.id}")
+        await service.tick()
+        await service.drain()
+
+    [report] = [m.parsed() for m in smtp.messages if "subscribed" not in m.parsed()["Subject"].lower()]
+    [workbook] = [part for part in report.iter_attachments() if part.get_filename().endswith(".xlsx")]
+    assert load_workbook(io.BytesIO(workbook.get_content()), read_only=True).sheetnames[0] == "Index"
+    files = [f for call in env.slack.calls_to("files.completeUploadExternal")
+             for f in json.loads(call.params["files"])]
+    assert any(f["title"].endswith(".csv") for f in files), files
+
+
+async def test_an_attachment_that_is_not_a_file_format_is_refused(env, db):
+    reply = await reply_text(await env.driver.command("subscribe dashboard 44 weekly with docx email a@example.com"))
+    assert "with csv" in reply and "docx" in reply
+    assert await all_subscriptions(db) == []

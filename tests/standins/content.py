@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 from core.delivery import Image
 from core.models import PostHogConnection
 from core.settings import Settings
+from exports import attachment
 from posthog_api import ContentRef, Insight, fetch
 from scheduler.pipeline import Rendered
 
@@ -32,6 +33,7 @@ class FixedImages:
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
         self.loaded.append(ref)
         content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
+        files = [await attachment(content, ref.attach, self.settings)] if ref.attach in ("csv", "xlsx") else []
         if isinstance(content, Insight):
-            return Rendered(content, [Image(content.name, PNG, content.url)])
-        return Rendered(content, [Image(tile.title, PNG, content.url) for tile in content.tiles])
+            return Rendered(content, [Image(content.name, PNG, content.url)], files)
+        return Rendered(content, [Image(tile.title, PNG, content.url) for tile in content.tiles], files)
