@@ -30,12 +30,13 @@ from posthog_api.sources import data_pages_for
 
 from .requests import ExportError, ExportRequest
 from .storage import Storage
-from .tables import Table, dashboard_tables, insight_table
+from .tables import Table, dashboard_tables, insight_table, with_dates
 from .writers import WRITERS
 
 log = logging.getLogger(__name__)
 
 Announce = Callable[[ExportedAsset], Awaitable[None]]
+DATE_COLUMNS = {"timestamp", "created_at", "last_seen", "updated_at"}
 
 
 async def start_export(
@@ -212,7 +213,12 @@ class ExportRunner:
 
         title = {"events": "Events", "persons": "Persons", "cohort": f"Cohort {request.ref}",
                  "groups": f"Groups of type {request.ref}"}[request.kind]
-        return Table(title=title, columns=columns, rows=rows())
+        stream = rows()
+        if request.format == "xlsx":
+            # PostHog sends date-times as text; a workbook shows them as dates. CSV keeps PostHog's ISO text.
+            dated = [i for i, name in enumerate(columns) if name.split(".")[-1] in DATE_COLUMNS]
+            stream = with_dates(stream, dated)
+        return Table(title=title, columns=columns, rows=stream)
 
     # --- bookkeeping -------------------------------------------------------------------------------------
 
