@@ -40,6 +40,13 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • `/posthog subscribe insight abc123XY daily email me` — to your own Slack address (mix: `email me ada@acme.com`)
 • each recipient is told who subscribed them and can unsubscribe with one click
 
+*Export* (the file comes to you in a direct message)
+• `/posthog export dashboard 42 as xlsx` — one sheet per tile; `as csv` (a zip), `as pdf`
+• `/posthog export insight abc123XY as csv`
+• `/posthog export events last 7 days where event = '$pageview' as csv`
+• `/posthog export persons`, `/posthog export cohort 5`, `/posthog export groups 0`
+• add `with csv`, `with xlsx` or `with pdf` to a subscription to get the data with every delivery
+
 *Manage*
 • `/posthog list` — this channel's subscriptions; `/posthog list all` — every channel's
 • `/posthog send 12` — deliver subscription 12 now
