@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,10 +23,20 @@ from core.models import SlackWorkspace, utcnow
 from core.recipients import RecipientError, check_recipients
 from core.schedules import ScheduleError, canonical_timezone
 from core.subscriptions import create_subscription, demo_connection
-from exports import ExportError, ExportRequest, export_date_range, start_export
+from exports import (
+    ExportAnnouncer,
+    ExportError,
+    ExportRequest,
+    export_date_range,
+    is_quick,
+    make_storage,
+    run_now,
+    start_export,
+)
 from posthog_api import PostHogError, fetch
 
 from . import blocks, store
+from .delivery import SlackSender
 from .modals import connect_modal
 from .parsing import (
     EXAMPLE_EMAIL,
@@ -401,6 +412,15 @@ async def _export(command: Export, ack, body, workspace: SlackWorkspace, service
         f"Exporting {blocks.escape(what)}{span} as {command.format.upper()} (export #{asset.id}). "
         "I'll send it to you in a direct message when it is ready."
     ))
+    if is_quick(request):
+        sender = SlackSender(services.database, services.settings)
+        try:
+            announce = ExportAnnouncer(services.settings, services.database, sender.send_to_user,
+                                       make_storage(services.settings))
+            await run_now(services.database, services.settings, asset.id, worker_id=f"slack:{os.getpid()}",
+                          announce=announce)
+        finally:
+            await sender.close()
 
 
 # --- preview ---------------------------------------------------------------------------------------------

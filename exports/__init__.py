@@ -3,9 +3,10 @@
 The surface other folders use is named here; everything else in `exports/` is its own business.
 """
 
+from .announce import ExportAnnouncer
 from .attachments import attachment
 from .expiry import delete_expired
-from .jobs import ExportPolicy, ExportRunner, ExportWorker, claim_exports, start_export
+from .jobs import ExportPolicy, ExportRunner, ExportWorker, claim_exports, is_quick, run_now, start_export
 from .links import download_token, download_url, read_download_token
 from .requests import ExportError, ExportRequest
 from .requests import date_range as export_date_range
@@ -16,6 +17,7 @@ from .writers import WRITERS, Written, neutralize, write_csv, write_xlsx
 
 __all__ = [
     "WRITERS",
+    "ExportAnnouncer",
     "ExportError",
     "ExportPolicy",
     "ExportRequest",
@@ -32,8 +34,10 @@ __all__ = [
     "download_token",
     "download_url",
     "export_date_range",
+    "is_quick",
     "make_storage",
     "read_download_token",
+    "run_now",
     "start_export",
     "Table",
     "Written",

@@ -29,7 +29,7 @@ from posthog_api.data import DataQuery
 from posthog_api.sources import data_pages_for
 
 from .requests import ExportError, ExportRequest
-from .storage import Storage
+from .storage import Storage, make_storage
 from .tables import Table, dashboard_tables, insight_table, with_dates
 from .writers import WRITERS
 
@@ -262,6 +262,21 @@ def _pdf_written(path: Path):
 
     return Written(rows=0, truncated=False, size_bytes=path.stat().st_size, content_type="application/pdf",
                    extension="pdf")
+
+
+def is_quick(request: ExportRequest) -> bool:
+    """An insight or a dashboard as CSV or Excel: PostHog computed it already and it takes well under a second
+    to write, so the door that asked runs it at once instead of waiting for a worker's next look."""
+    return request.kind in ("insight", "dashboard") and request.format in ("csv", "xlsx")
+
+
+async def run_now(database: Database, settings: Settings, asset_id: int, *, worker_id: str,
+                  announce: Announce | None = None) -> ExportedAsset | None:
+    """Claim and run one export in this process; None when a worker claimed it first (it announces it then)."""
+    policy = ExportPolicy(worker_id=worker_id)
+    if not await claim_exports(database, utcnow(), policy, only=[asset_id]):
+        return None
+    return await ExportRunner(database, settings, make_storage(settings), policy, announce=announce).run(asset_id)
 
 
 class ExportWorker:

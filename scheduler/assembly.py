@@ -13,12 +13,11 @@ from bot.token_rotation import rotate_expiring_tokens
 from core.db import Database
 from core.retry import RetryPolicy
 from core.settings import Settings
-from exports import ExportPolicy, ExportRunner, ExportWorker, delete_expired, make_storage
+from exports import ExportAnnouncer, ExportPolicy, ExportRunner, ExportWorker, delete_expired, make_storage
 from mail import EmailSender
 from render import Renderer
 from scheduler.claiming import ClaimPolicy
 from scheduler.content import ContentRenderer
-from scheduler.export_notices import ExportAnnouncer
 from scheduler.notices import CreatorNotifier
 from scheduler.pipeline import ContentLoader, Pipeline
 from scheduler.service import SchedulerService, default_worker_id
@@ -85,7 +84,8 @@ async def scheduler_service(
         storage = make_storage(settings)
         runner = ExportRunner(
             database, settings, storage, ExportPolicy(worker_id=policy.worker_id, lease=policy.lease),
-            renderer=renderer, announce=ExportAnnouncer(settings, database, pipeline.senders["slack"], storage),
+            renderer=renderer,
+            announce=ExportAnnouncer(settings, database, pipeline.senders["slack"].send_to_user, storage),
             clock=clock,
         )
         try:

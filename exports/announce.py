@@ -4,6 +4,7 @@ when it is small enough (EXPORT_SLACK_MAX_BYTES), else an expiring link; or what
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
@@ -12,15 +13,20 @@ from core.db import Database
 from core.models import ExportedAsset, utcnow
 from core.settings import Settings
 
+from .storage import Storage
+
 log = logging.getLogger(__name__)
 
 
+SendToUser = Callable[..., Awaitable[bool]]  # (workspace_id, user_id, text, *, file=(name, bytes)) -> sent
+
+
 class ExportAnnouncer:
-    def __init__(self, settings: Settings, database: Database, slack, storage) -> None:
+    def __init__(self, settings: Settings, database: Database, send_to_user: SendToUser, storage: Storage) -> None:
         self.settings = settings
         self.database = database
-        self.slack = slack  # bot.SlackSender
-        self.storage = storage  # exports.storage.Storage
+        self.send_to_user = send_to_user  # bot.SlackSender.send_to_user: exports/ does not import bot/
+        self.storage = storage
 
     async def __call__(self, asset: ExportedAsset) -> None:
         if not asset.requested_by_slack_user or asset.workspace_id is None or asset.notified_at is not None:
@@ -28,7 +34,7 @@ class ExportAnnouncer:
         what = f"{asset.content_type} {asset.content_ref}".strip()
         if asset.status != "ready":
             text = f":x: Your export #{asset.id} ({what} as {asset.format.upper()}) failed: {asset.error}"
-            sent = await self.slack.send_to_user(asset.workspace_id, asset.requested_by_slack_user, text)
+            sent = await self.send_to_user(asset.workspace_id, asset.requested_by_slack_user, text)
         else:
             rows = f"{asset.row_count:,} rows, " if asset.row_count else ""
             capped = " It stopped at EXPORT_MAX_ROWS; the source has more." if asset.truncated else ""
@@ -38,13 +44,13 @@ class ExportAnnouncer:
             if (asset.size_bytes or 0) <= self.settings.export_slack_max_bytes:
                 data = await self._read(asset)
             if data is not None:
-                sent = await self.slack.send_to_user(asset.workspace_id, asset.requested_by_slack_user, text,
+                sent = await self.send_to_user(asset.workspace_id, asset.requested_by_slack_user, text,
                                                      file=(asset.filename, data))
             else:
                 seconds = int(max((asset.expires_at - utcnow()).total_seconds(), 60)) if asset.expires_at else 3600
                 link = await self.storage.download_url(asset.storage_key, filename=asset.filename,
                                                        expires_in=min(seconds, int(timedelta(days=7).total_seconds())))
-                sent = await self.slack.send_to_user(
+                sent = await self.send_to_user(
                     asset.workspace_id, asset.requested_by_slack_user,
                     f"{text} Download it here (the link expires with the file): {link}",
                 )
