@@ -45,6 +45,7 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • `/posthog export insight abc123XY as csv`
 • `/posthog export events last 7 days where event = '$pageview' as csv`
 • `/posthog export persons`, `/posthog export cohort 5`, `/posthog export groups 0`
+• `/posthog exports` — your recent exports and how far they are
 • add `with csv`, `with xlsx` or `with pdf` to a subscription to get the data with every delivery
 
 *Manage*

@@ -44,6 +44,7 @@ from .parsing import (
     Connect,
     Export,
     Help,
+    ListExports,
     ListSubscriptions,
     Manage,
     NewSubscription,
@@ -106,6 +107,8 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
             await _preview(command, ack, body, respond, client, workspace, services)
         elif isinstance(command, Export):
             await _export(command, ack, body, workspace, services)
+        elif isinstance(command, ListExports):
+            await ack(response_type="ephemeral", text=await _my_exports(body.get("user_id", ""), workspace, services))
     except CommandError as exc:
         await ack(response_type="ephemeral", text=str(exc))
 
@@ -421,6 +424,21 @@ async def _export(command: Export, ack, body, workspace: SlackWorkspace, service
                           announce=announce)
         finally:
             await sender.close()
+
+
+async def _my_exports(user_id: str, workspace: SlackWorkspace, services: BotServices) -> str:
+    async with services.database.session() as session:
+        rows = await store.recent_exports(session, workspace, user_id)
+    if not rows:
+        return "You have no exports yet. Try `/posthog export dashboard 42 as xlsx`."
+    lines = []
+    for a in rows:
+        what = blocks.escape(f"{a.content_type} {a.content_ref}".strip())
+        state = {"pending": "waiting for a worker", "running": f"running: {a.rows_done:,} rows so far",
+                 "ready": f"ready ({a.row_count or 0:,} rows, sent to you)",
+                 "failed": f"failed: {blocks.escape(a.error or '')}"}.get(a.status, a.status)
+        lines.append(f"• #{a.id} {what} as {a.format.upper()}: {state}")
+    return "*Your recent exports*\n" + "\n".join(lines)
 
 
 # --- preview ---------------------------------------------------------------------------------------------

@@ -80,6 +80,11 @@ class Export:
 
 
 @dataclass(frozen=True)
+class ListExports:
+    """`/posthog exports`: the requester's recent exports and how far they are."""
+
+
+@dataclass(frozen=True)
 class ListSubscriptions:
     everywhere: bool
 
@@ -90,10 +95,11 @@ class Manage:
     subscription_id: int
 
 
-Command = Help | Connect | Projects | Subscribe | NewSubscription | Preview | Export | ListSubscriptions | Manage
+Command = (Help | Connect | Projects | Subscribe | NewSubscription | Preview | Export | ListExports | ListSubscriptions
+           | Manage)
 
-VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "export", "connect", "projects",
-         "help")
+VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "export", "exports", "connect",
+         "projects", "help")
 ALIASES = {
     "sub": "subscribe",
     "unsub": "unsubscribe",
@@ -148,6 +154,10 @@ def parse_command(text: str) -> Command:
         return _preview(rest)
     if verb == "export":
         return _export(rest)
+    if verb == "exports":
+        if rest:
+            raise CommandError("`/posthog exports` takes nothing after it; it lists your recent exports.")
+        return ListExports()
     close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)
     hint = f" Did you mean `/posthog {close[0]}`?" if close else ""
     shown = verb if len(verb) <= 30 else verb[:27] + "..."

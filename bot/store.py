@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Delivery, DeliveryTarget, PostHogConnection, SlackWorkspace, Subscription
+from core.models import Delivery, DeliveryTarget, ExportedAsset, PostHogConnection, SlackWorkspace, Subscription
 from core.subscriptions import Viewer, can_see
 
 
@@ -104,3 +104,13 @@ async def last_deliveries(session: AsyncSession, subscription_ids: list[int]) ->
         for target in targets:
             by_delivery.setdefault(target.delivery_id, []).append(target)
     return {sid: LastDelivery(d, by_delivery.get(d.id, [])) for sid, d in latest.items()}
+
+
+async def recent_exports(session: AsyncSession, workspace: SlackWorkspace, user_id: str, limit: int = 10
+                         ) -> list[ExportedAsset]:
+    """A person's own recent exports in this workspace, newest first."""
+    return list((await session.scalars(
+        select(ExportedAsset)
+        .where(ExportedAsset.workspace_id == workspace.id, ExportedAsset.requested_by_slack_user == user_id)
+        .order_by(ExportedAsset.id.desc()).limit(limit)
+    )).all())

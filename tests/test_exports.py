@@ -74,9 +74,13 @@ async def test_a_dashboard_exported_from_slack_arrives_at_once_as_a_workbook_in_
 async def test_events_exported_from_slack_follow_the_range_and_the_filter(env, db):
     answer = await env.driver.command('export events last 7 days where event = “$pageview” as csv')
     assert "over the last 7 days" in answer.text
+    waiting = await env.driver.command("exports")
+    assert "events as CSV: waiting for a worker" in waiting.text
     await run_exports(env, db)
     [asset] = await assets(db)
     assert asset.status == "ready", asset.error
+    assert f"#{asset.id} events as CSV: ready" in (await env.driver.command("exports")).text
+    assert "no exports yet" in (await env.driver.command("exports", user_id="U2")).text
     [(name, data)] = uploaded(env)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     header, body = rows[0], rows[1:]
