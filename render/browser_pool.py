@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import ctypes
 import logging
 import os
+import queue
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +55,188 @@ CHROMIUM_FLAGS = [
 ]
 WAIT_SLICE_MS = 250  # one readiness long-poll inside the page; WebDriverWait repeats it until the time-out
 START_TIMEOUT_SECONDS = 30.0
+
+
+# --- Browsers die with the process that started them -------------------------------------------------------------
+#
+# A process killed with SIGKILL runs no clean-up, so chromedriver and its Chromium would live on. Two mechanisms:
+#
+# * chromedriver gets PR_SET_PDEATHSIG(SIGKILL) in the child between fork and exec. The kernel sends it when the
+#   *thread* that forked the child ends, not the process, so a driver started from an asyncio.to_thread worker would
+#   die as soon as that worker thread exits (the loop's default executor shutting down). All chromedrivers are
+#   therefore forked from one daemon thread (_Launcher) that lives exactly as long as the process.
+# * Chromium is chromedriver's child and gets no parent-death signal (it survives chromedriver's SIGKILL, reparented
+#   to init). chromedriver starts in a new session, so it, Chromium and Chromium's helpers share one process group,
+#   and a tiny watchdog process (_Reaper, in its own session) SIGKILLs every registered group when its stdin pipe
+#   reaches end-of-file: the write end lives only in this process, so the kernel closes it however this process dies,
+#   whichever thread is alive. (Chromium's crashpad handlers leave the group but exit on their own with Chromium.)
+
+_LINUX = sys.platform.startswith("linux")
+_POSIX = os.name == "posix"
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if _LINUX else None  # resolved now: no dlopen after fork
+
+_WATCHDOG = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    line = line.strip()
+    if line[:1] == "+":
+        groups.add(int(line[1:]))
+    elif line[:1] == "-":
+        groups.discard(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+def _kill_group(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Reaper:
+    """Process groups to SIGKILL when this process dies, kept by a watchdog process reading a pipe we hold."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+        self._fd: int | None = None  # the pipe's write end, a raw fd (no buffer a fork could duplicate)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def watch(self, group: int) -> None:
+        with self._lock:
+            self._groups.add(group)
+            self._send(f"+{group}\n")
+
+    def unwatch(self, group: int) -> None:
+        with self._lock:
+            if group in self._groups:
+                self._groups.discard(group)
+                self._send(f"-{group}\n")
+
+    def _send(self, line: str) -> None:
+        for _ in range(2):
+            if self._fd is None:
+                try:
+                    self._spawn()
+                except OSError as exc:
+                    log.warning("the browser watchdog could not be started (%s); browsers may outlive a kill", exc)
+                    return
+                line = "".join(f"+{g}\n" for g in self._groups)  # a new watchdog learns every group
+            try:
+                if line:
+                    os.write(self._fd, line.encode())  # type: ignore[arg-type]
+                return
+            except OSError:  # the watchdog is gone: start another
+                os.close(self._fd)  # type: ignore[arg-type]
+                self._fd = None
+        log.warning("the browser watchdog could not be started; browsers may outlive a killed process")
+
+    def _spawn(self) -> None:
+        read_end, write_end = os.pipe()  # both non-inheritable: no other child keeps the write end open
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._fd = write_end
+
+    def after_fork_in_child(self) -> None:
+        # A forked child (multiprocessing) owns none of these browsers and must not keep the watchdog alive.
+        if self._fd is not None:
+            os.close(self._fd)
+        self.__init__()  # type: ignore[misc]
+
+
+class _Launcher:
+    """One daemon thread that forks every chromedriver, so their parent-death signal means "this process died"."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future[None]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():  # also after a fork, which keeps no threads
+                self._jobs = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._serve, name="chromedriver-launcher", daemon=True)
+                self._thread.start()
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._jobs.put((job, done))
+        done.result()
+
+    def _serve(self) -> None:
+        jobs = self._jobs
+        while True:
+            job, done = jobs.get()
+            try:
+                job()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+
+_reaper = _Reaper()
+_launcher = _Launcher()
+if _POSIX:
+    os.register_at_fork(after_in_child=_reaper.after_fork_in_child)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the forked child, before exec
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # type: ignore[misc]
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+class _BoundService(Service):
+    """chromedriver in its own process group, killed (group and all) when this process dies."""
+
+    def __init__(self, executable_path: str) -> None:
+        popen_kw: dict[str, Any] = {}
+        if _POSIX:
+            popen_kw["start_new_session"] = True
+        super().__init__(executable_path, popen_kw=popen_kw)
+        self._group: int | None = None
+
+    def _start_process(self, path: str) -> None:
+        if not _POSIX:
+            super()._start_process(path)
+            return
+        if _LINUX:
+            self.popen_kw["preexec_fn"] = _die_with_parent(os.getpid())
+        _launcher.run(lambda: Service._start_process(self, path))
+        self._group = self.process.pid
+        _reaper.watch(self._group)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            group, self._group = getattr(self, "_group", None), None
+            if group is not None:
+                _kill_group(group)  # whatever chromedriver left behind (a Chromium it lost track of)
+                _reaper.unwatch(group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +287,7 @@ class BrowserSession:
         options.binary_location = self.config.chromium_path
         options.add_argument(f"--user-data-dir={self._profile_dir}")
         # Giving the driver's path keeps Selenium Manager from running (it would try to download one).
-        return webdriver.Chrome(service=Service(self.config.chromedriver_path), options=options)
+        return webdriver.Chrome(service=_BoundService(self.config.chromedriver_path), options=options)
 
     def _load_shell(self) -> None:
         self.driver.set_script_timeout(WAIT_SLICE_MS / 1000 + 30)
