@@ -22,20 +22,22 @@ DEMO_RECIPIENT = "team@example.com"
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-def build_web_app(settings, database, *, renderer_factory=None):
-    """One aiohttp application holding every capability's routes."""
+def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
+    """One aiohttp application holding every capability's routes. `heartbeat` gives the seconds since the
+    scheduler of this process last ticked (`/readyz`); None when the process runs no scheduler."""
     from aiohttp import web
 
     import bot
     import exports
     import mail
     import render
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+    from core import health, metrics
 
     app = web.Application()
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz_handler(
+        database, heartbeat=heartbeat, poll_seconds=settings.scheduler_poll_seconds))
+    app.router.add_get("/metrics", metrics.metrics_handler)
     render.add_routes(app)
     mail.add_routes(app, database, settings=settings)
     exports.add_routes(app, database, exports.make_storage(settings), settings)
@@ -55,14 +57,18 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     settings = get_settings()
     await asyncio.to_thread(require_current, settings.database_url)
     database = Database(settings.database_url)
-    shared: dict[str, Renderer] = {}
+    shared: dict = {}  # "renderer", and "service" once the scheduler runs
 
     @contextlib.asynccontextmanager
     async def shared_renderer():
         # Slack previews borrow the service's renderer (and its warm browsers) instead of starting their own.
         yield shared["renderer"]
 
-    app = build_web_app(settings, database, renderer_factory=shared_renderer)
+    def heartbeat() -> float | None:
+        return shared["service"].heartbeat.age() if "service" in shared else None
+
+    app = build_web_app(settings, database, renderer_factory=shared_renderer,
+                        heartbeat=heartbeat if with_scheduler else None)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -82,6 +88,7 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
             shared["renderer"] = renderer
             if with_scheduler:
                 async with scheduler_service(settings, database, renderer=renderer) as service:
+                    shared["service"] = service
                     service.start()
                     await stop.wait()
                     await service.stop(timeout=settings.shutdown_timeout_seconds)
@@ -183,12 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    from core.logs import configure_logging
+
+    configure_logging(get_settings())
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

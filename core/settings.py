@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on (`--port` overrides).")
     log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`text` (one readable line per record) or `json` (one JSON object per line)."
+    )
 
     # --- PostHog ---
     posthog_host: str = Field(
@@ -171,6 +174,9 @@ class Settings(BaseSettings):
     delivery_retention_days: int = Field(90, description="Delivery history is kept this many days.")
     shutdown_timeout_seconds: float = Field(
         60.0, description="On SIGTERM, running deliveries get this long to finish before they are released."
+    )
+    metrics_port: int = Field(
+        9464, description="Port of a `worker`'s own `/metrics`, `/healthz` and `/readyz` (on `HOST`). 0: off."
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import and_, or_, select
 
+from core import metrics
 from core.db import Database
 from core.models import ExportedAsset, PostHogConnection, utcnow
 from core.settings import Settings
@@ -247,12 +248,14 @@ class ExportRunner:
             if asset is None or asset.claimed_by != self.policy.worker_id or asset.status != "running":
                 return None
             asset.status = status
+            metrics.EXPORT_JOBS.labels(status).inc()
             asset.finished_at = now
             asset.lease_expires_at = None
             asset.error = error[:2000] if error else None
             if status == "ready":
                 asset.storage_key, asset.filename = key, filename
                 asset.size_bytes, asset.row_count, asset.truncated = written.size_bytes, written.rows, written.truncated
+                metrics.EXPORT_ROWS.inc(written.rows)
                 asset.expires_at = now + timedelta(hours=self.settings.export_ttl_hours)
             return asset
 

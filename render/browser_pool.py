@@ -33,6 +33,8 @@ from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnecti
 from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from core import metrics
+
 from .errors import BrowserCrashed, RenderError, RenderTimeout
 
 log = logging.getLogger(__name__)
@@ -493,6 +495,7 @@ class BrowserPool:
         session = BrowserSession(self.config, self._shell_path)
         with self._lock:
             self._sessions.append(session)
+            metrics.BROWSER_POOL_SIZE.set(len(self._sessions))
         return session
 
     def _replace_or_fail(self, old: BrowserSession) -> BrowserSession:
@@ -503,10 +506,12 @@ class BrowserPool:
 
     def _replace(self, old: BrowserSession) -> BrowserSession:
         """Quit `old` and start a new session; if that fails, `old` stays marked broken for a later try."""
+        metrics.BROWSER_RECYCLES.labels("crash" if old.broken else "renders").inc()
         old.broken = True
         with self._lock:
             if old in self._sessions:
                 self._sessions.remove(old)
+            metrics.BROWSER_POOL_SIZE.set(len(self._sessions))
         old.quit()
         return self._new_session()
 
@@ -517,6 +522,7 @@ class BrowserPool:
         sessions = self.sessions
         with self._lock:
             self._sessions.clear()
+            metrics.BROWSER_POOL_SIZE.set(0)
         await asyncio.gather(*(asyncio.to_thread(s.quit) for s in sessions))
 
 

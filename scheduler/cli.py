@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import UTC, datetime
 
+from aiohttp import web
 from sqlalchemy import select
 
+from core import health, metrics
 from core.db import Database
 from core.migrations import require_current
 from core.models import Subscription
@@ -45,7 +48,7 @@ async def run_worker() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with scheduler_service(settings, database) as service:
+        async with scheduler_service(settings, database) as service, _metrics_site(settings, database, service):
             service.start()
             await stop.wait()
             log.info("stopping: no new claims; finishing running deliveries")
@@ -53,6 +56,33 @@ async def run_worker() -> int:
     finally:
         await database.dispose()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _metrics_site(settings, database: Database, service):
+    """A worker's own `/metrics`, `/healthz` and `/readyz` on HOST:METRICS_PORT (nothing when it is 0). Each
+    process serves its own metrics, as `serve` does on its web port; Prometheus scrapes each and sums."""
+    if not settings.metrics_port:
+        yield None
+        return
+    app = web.Application()
+    app.router.add_get("/metrics", metrics.metrics_handler)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz_handler(
+        database, heartbeat=service.heartbeat.age, poll_seconds=settings.scheduler_poll_seconds))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+            log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+        except OSError as exc:
+            # Deliveries matter more than their metrics: the worker runs on, and says how to fix it.
+            log.error("no /metrics: %s:%d cannot be used (%s); give each worker on a host its own METRICS_PORT "
+                      "(systemd: Environment=METRICS_PORT=946%%i)", settings.host, settings.metrics_port, exc)
+        yield runner
+    finally:
+        await runner.cleanup()
 
 
 async def deliver_subscription_now(settings, database: Database, subscription_id: int) -> DeliveryLine | None:

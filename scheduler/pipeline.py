@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from core import metrics
 from core.db import Database
 from core.delivery import Attachment, Image, Outcome, Report, Sender
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from core.retry import RetryPolicy
 from core.subscriptions import pause, schedule_of
-from posthog_api import ContentRef, Dashboard, Insight
+from posthog_api import ContentRef, Dashboard, Insight, PostHogError
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +186,13 @@ class Pipeline:
                 try:
                     # Loaded here, not with the jobs: a key that cannot be decrypted fails this content only.
                     connection = await self._connection(ref.connection_id)
+                    started = time.perf_counter()
                     rendered: Rendered | Outcome = await self._load_with_retries(connection, ref)
+                    metrics.RENDER_SECONDS.labels(ref.kind).observe(time.perf_counter() - started)
                     self.renders += 1
                 except Exception as exc:  # noqa: BLE001 - one content's failure must not stop the others
+                    if isinstance(exc, PostHogError):
+                        metrics.posthog_error(exc)
                     log.warning("could not fetch or render %s %s: %s", ref.kind, ref.ref, exc)
                     rendered = Outcome.failed(str(exc) or type(exc).__name__)
             on_ready(ref, rendered)
@@ -227,6 +233,7 @@ class Pipeline:
             reports = [report_for(job.subscription, target.address, rendered) for job, target, rendered in items]
             async with self._send_slots:
                 outcomes = await self._send_with_retries(sender, reports, self.send_retries.get(kind, RetryPolicy(1)))
+            metrics.send_errors(kind, outcomes)
         for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
             await self._record(job, target, outcome)
 
@@ -261,6 +268,7 @@ class Pipeline:
             row.external_id = outcome.external_id
             if outcome.sent:
                 row.sent_at = self.clock()
+        metrics.DELIVERY_TARGETS.labels(target.kind, "sent" if outcome.sent else "failed").inc()
 
     # --- finishing ---------------------------------------------------------------------------------------
 
@@ -288,6 +296,7 @@ class Pipeline:
                 delivery.error = "; ".join(errors)[:2000] or None
                 delivery.finished_at = now
                 delivery.lease_expires_at = None
+                metrics.DELIVERIES.labels(delivery.status).inc()
                 subscription.last_delivery_at = now
                 # A configuration problem (channel archived, token revoked) pauses at once; other failures after
                 # several deliveries in a row.

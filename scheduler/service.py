@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 
+from core import metrics
 from core.db import Database
+from core.health import Heartbeat
 from core.models import Delivery
 from scheduler.claiming import ClaimPolicy, claim_due_subscriptions, claim_pending_and_expired, release, renew_leases
 from scheduler.pipeline import Pipeline
@@ -70,6 +72,7 @@ class SchedulerService:
         self._running: dict[int, asyncio.Task] = {}  # delivery id -> task
         self._stopping = False
         self._tick_lock = asyncio.Lock()
+        self.heartbeat = Heartbeat()  # the last tick, for /readyz
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -134,10 +137,12 @@ class SchedulerService:
         """Claim what is due now and start running it; returns the delivery ids started."""
         if self._stopping:
             return []
+        self.heartbeat.beat()
         async with self._tick_lock:
             now = self.clock()
             room = self.max_in_flight - len(self._running)
             if room <= 0:
+                await metrics.observe_tick(self.database, now, [])
                 return []
             try:
                 # Never "take over" a delivery this process still runs, even if its lease lapsed meanwhile.
@@ -150,6 +155,7 @@ class SchedulerService:
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
                 log.exception("claiming failed; trying again at the next tick")
                 return []
+            await metrics.observe_tick(self.database, now, ids)  # claim lag, due-and-unclaimed queue depth
             if ids:
                 task = asyncio.create_task(self._run(ids))
                 for delivery_id in ids:

@@ -1,0 +1,157 @@
+"""Liveness, readiness and logs: `/healthz` answers while the process lives, `/readyz` says whether it can work
+(database, schema, scheduler heartbeat) with a reason when it cannot, and log records are JSON without secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from app import build_web_app
+from core import health
+from core.db import Database
+from core.logs import REDACTED, JsonFormatter, Redact, make_handler
+from core.settings import Settings
+
+CLOSED_PORT_URL = "postgresql+asyncpg://postgres@127.0.0.1:9/none"  # port 9 (discard) is closed: refused at once
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Callable]:
+    """Start `build_web_app(...)` on a loopback port 0; returns its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(settings: Settings, database: Database, **kwargs) -> str:
+        runner = web.AppRunner(build_web_app(settings, database, **kwargs))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def get(url: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.json()
+
+
+def settings_for(database_url: str, **overrides) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret-key", scheduler_poll_seconds=1.0, **overrides)
+
+
+async def test_healthz_and_readyz_answer_ok_on_a_migrated_database(db: Database, serve_app) -> None:
+    base = await serve_app(settings_for(db.url), db)
+    assert await get(f"{base}/healthz") == (200, {"status": "ok"})
+    status, body = await get(f"{base}/readyz")
+    assert status == 200
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "scheduler": "not run in this process"},
+    }
+
+
+async def test_readyz_is_503_with_a_reason_when_the_database_cannot_be_reached(serve_app) -> None:
+    database = Database(CLOSED_PORT_URL)
+    try:
+        base = await serve_app(settings_for(CLOSED_PORT_URL), database)
+        started = time.monotonic()
+        status, body = await get(f"{base}/readyz")
+        assert time.monotonic() - started < 5  # fails fast, well inside a probe's time-out
+        assert status == 503
+        assert body["status"] == "unavailable"
+        assert body["checks"]["database"].startswith("unreachable (")
+        assert body["checks"]["migrations"] == "not checked"
+        assert await get(f"{base}/healthz") == (200, {"status": "ok"})  # alive all the same
+    finally:
+        await database.dispose()
+
+
+async def test_readyz_is_503_on_a_database_behind_the_code(tmp_path: Path, serve_app) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}"
+    database = Database(url)
+    try:
+        status, body = await get(f"{await serve_app(settings_for(url), database)}/readyz")
+    finally:
+        await database.dispose()
+    assert status == 503
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"].startswith("The database is at revision none")
+
+
+async def test_readyz_checks_the_scheduler_heartbeat_when_one_runs(db: Database, serve_app) -> None:
+    beat = health.Heartbeat()
+    base = await serve_app(settings_for(db.url), db, heartbeat=beat.age)
+    status, body = await get(f"{base}/readyz")
+    assert (status, body["checks"]["scheduler"]) == (503, "not started")
+
+    beat.beat()
+    status, body = await get(f"{base}/readyz")
+    assert (status, body["checks"]["scheduler"]) == (200, "ok")
+
+    beat.last = time.monotonic() - 3.5  # more than 3 poll intervals (1 s) ago
+    status, body = await get(f"{base}/readyz")
+    assert status == 503 and body["checks"]["scheduler"].startswith("stale: last tick")
+
+
+# --- logs --------------------------------------------------------------------------------------------------
+
+
+def log_through(handler: logging.Handler, *args, **kwargs) -> None:
+    logger = logging.getLogger("tests.health.logs")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        logger.warning(*args, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_json_logs_are_one_object_per_line_with_the_ids_and_no_secrets() -> None:
+    stream = io.StringIO()
+    settings = settings_for("sqlite+aiosqlite:///unused.db", log_format="json", smtp_password="hunter2-smtp-pass")
+    handler = make_handler(settings, stream)
+    log_through(
+        handler, "posting with %s and key %s (smtp %s, secret %s)",
+        "xoxb-123-456-abcDEF", "phx_AbC123xyz", "hunter2-smtp-pass", "test-secret-key",
+        extra={"delivery_id": 7, "subscription_id": 3, "workspace_id": 2, "target": "C1"},
+    )
+    try:
+        raise RuntimeError("token xoxp-9-9-secret leaked into an error")
+    except RuntimeError:
+        log_through(handler, "failed", exc_info=True)
+
+    first, second = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert set(first) == {"time", "level", "logger", "message", "delivery_id", "subscription_id", "workspace_id",
+                          "target"}
+    assert (first["level"], first["logger"]) == ("WARNING", "tests.health.logs")
+    assert (first["delivery_id"], first["subscription_id"], first["workspace_id"], first["target"]) == (7, 3, 2, "C1")
+    assert first["time"].endswith("+00:00")
+    assert first["message"] == f"posting with {REDACTED} and key {REDACTED} (smtp {REDACTED}, secret {REDACTED})"
+    assert "xoxp-9-9-secret" not in stream.getvalue() and "RuntimeError" in second["exception"]
+    assert "delivery_id" not in second
+
+
+def test_text_logs_are_redacted_too() -> None:
+    stream = io.StringIO()
+    handler = make_handler(settings_for("sqlite+aiosqlite:///unused.db"), stream)
+    log_through(handler, "token %s", "xoxe.xoxp-1-refresh")
+    assert stream.getvalue().rstrip().endswith(f"token {REDACTED}")
+
+
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    redact = Redact(["", "abc", "a-long-configured-secret"])  # too short to be a secret: ignored
+    assert redact.redact("abc xoxo phx rate limited") == "abc xoxo phx rate limited"
+    assert redact.redact("key=a-long-configured-secret") == f"key={REDACTED}"
+    assert JsonFormatter().format(logging.makeLogRecord({"msg": "plain", "levelname": "INFO"}))
