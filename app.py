@@ -190,9 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     from core.logs import configure_logging
 
-    configure_logging(get_settings())
+    try:
+        configure_logging(get_settings())
+    except ValidationError as exc:
+        # A wrong setting must not hide behind a traceback: every command but `doctor` stops and names it.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        if (argv if argv is not None else sys.argv[1:])[:1] != ["doctor"]:
+            print(f"error: invalid settings: {problems}. `python app.py doctor` checks them all.", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
