@@ -8,6 +8,7 @@ temporary and pauses the subscription when the outcome names a configuration pro
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -78,10 +79,15 @@ class Outcome:
 
 
 class Sender(Protocol):
-    """A channel. `send` takes the reports due for one target in this run (one Slack post; one recipient's
-    email, a digest when several) and answers one outcome per report, in order. `resume` is the outcome of an
-    earlier failed try of the same target in this run."""
+    """A channel. `opened()` gives one run its sending side (with what it keeps open for the run, such as SMTP
+    connections); its `send` takes the reports due for one target (one Slack post; one recipient's email, a
+    digest when several) and answers one outcome per report, in order. `resume` is the outcome of an earlier
+    failed try of the same target in this run. `close()` releases what the sender keeps between runs."""
 
-    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]: ...
+    def opened(self) -> AbstractAsyncContextManager[RunSender]: ...
 
     async def close(self) -> None: ...
+
+
+class RunSender(Protocol):
+    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]: ...

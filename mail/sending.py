@@ -190,14 +190,14 @@ TRANSPORTS_PER_RUN = 4  # emails in flight at once in a pipeline run, each on a 
 
 
 class EmailSender:
-    """Emails reports: one call per recipient (their reports become one digest). Inside `opened()` a few
-    transports stay open for a whole pipeline run, since an SMTP connection sends one message at a time and the
-    server's time per message is what limits a large fan-out; outside it each call opens its own."""
+    """Emails reports: one call per recipient (their reports become one digest). `opened()` gives a run its own
+    few transports, kept open for the whole run, since an SMTP connection sends one message at a time and the
+    server's time per message is what limits a large fan-out; runs at once never share or close each other's.
+    `send` outside a run opens a transport for the call."""
 
     def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
         self.settings = settings
         self.transport = transport  # None: the configured transport
-        self._pool: asyncio.Queue[Transport] | None = None
 
     @contextlib.asynccontextmanager
     async def opened(self):
@@ -205,11 +205,9 @@ class EmailSender:
         pool: asyncio.Queue[Transport] = asyncio.Queue()
         for transport in owned or [self.transport] * TRANSPORTS_PER_RUN:
             pool.put_nowait(transport)
-        self._pool = pool
         try:
-            yield self
+            yield _EmailRun(self, pool)
         finally:
-            self._pool = None
             for transport in owned:
                 await transport.close()
 
@@ -217,6 +215,9 @@ class EmailSender:
         """Nothing is kept open between runs."""
 
     async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+        return await self._send(reports, self.transport)
+
+    async def _send(self, reports: list[Report], transport: Transport | None) -> list[Outcome]:
         email_reports = [
             EmailReport(
                 subscription_id=r.subscription_id, recipient=r.address, title=r.title,
@@ -225,16 +226,24 @@ class EmailSender:
             )
             for r in reports
         ]
-        if self._pool is None:
-            outcomes = await send_reports(email_reports, settings=self.settings, transport=self.transport)
-        else:
-            transport = await self._pool.get()
-            try:
-                outcomes = await send_reports(email_reports, settings=self.settings, transport=transport)
-            finally:
-                self._pool.put_nowait(transport)
+        outcomes = await send_reports(email_reports, settings=self.settings, transport=transport)
         by_key = {(o.subscription_id, o.recipient.casefold()): o for o in outcomes}
         return [
             by_key.get((r.subscription_id, r.address.casefold())) or Outcome.failed("the email was not sent")
             for r in reports
         ]
+
+
+class _EmailRun:
+    """The email channel of one pipeline run: its sends take turns on the run's own transports."""
+
+    def __init__(self, sender: EmailSender, pool: asyncio.Queue[Transport]) -> None:
+        self.sender = sender
+        self.pool = pool
+
+    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+        transport = await self.pool.get()
+        try:
+            return await self.sender._send(reports, transport)
+        finally:
+            self.pool.put_nowait(transport)

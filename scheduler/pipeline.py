@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from core import metrics
 from core.db import Database
-from core.delivery import Attachment, Image, Outcome, Report, Sender
+from core.delivery import Attachment, Image, Outcome, Report, RunSender, Sender
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from core.retry import RetryPolicy
 from core.subscriptions import pause, schedule_of
@@ -124,6 +124,7 @@ class Pipeline:
                     mailbox[target.address.casefold()].append((job, target))
                     waiting[target.address.casefold()].add(job.ref)
         sends: list[asyncio.Task] = []
+        channels: dict[str, RunSender] = {}  # each sender's side for this run (its own SMTP connections...)
 
         def on_ready(ref: ContentRef, rendered: Rendered | Outcome) -> None:
             ready[ref] = rendered
@@ -132,19 +133,21 @@ class Pipeline:
                     if isinstance(rendered, Outcome):
                         sends.append(asyncio.create_task(self._record(job, target, rendered)))
                     elif target.kind != "email":
-                        sends.append(asyncio.create_task(self._send(target.kind, [(job, target, rendered)])))
+                        sends.append(asyncio.create_task(
+                            self._send(channels, target.kind, [(job, target, rendered)])
+                        ))
             for recipient in {t.address.casefold() for job in groups[ref] for t in job.targets if t.kind == "email"}:
                 waiting[recipient].discard(ref)
                 if not waiting[recipient]:
                     items = [(job, target, ready[job.ref]) for job, target in mailbox[recipient]
                              if isinstance(ready[job.ref], Rendered)]
                     if items:
-                        sends.append(asyncio.create_task(self._send("email", items)))
+                        sends.append(asyncio.create_task(self._send(channels, "email", items)))
 
         async with contextlib.AsyncExitStack() as stack:
             # Channels keep their connections (SMTP) open for the whole run.
-            for sender in self.senders.values():
-                await stack.enter_async_context(sender.opened())
+            for kind, sender in self.senders.items():
+                channels[kind] = await stack.enter_async_context(sender.opened())
             try:
                 await self._render_all(groups, on_ready)
             finally:
@@ -221,10 +224,11 @@ class Pipeline:
 
     # --- sending -----------------------------------------------------------------------------------------
 
-    async def _send(self, kind: str, items: list[tuple[Job, DeliveryTarget, Rendered]]) -> None:
+    async def _send(self, channels: dict[str, RunSender], kind: str,
+                    items: list[tuple[Job, DeliveryTarget, Rendered]]) -> None:
         """Send the reports due for one target (a channel, or one recipient's digest) and record each outcome,
         retrying transient failures as the target kind's policy says, resuming where the last try stopped."""
-        sender = self.senders.get(kind)
+        sender = channels.get(kind)
         if sender is None:
             outcomes = [Outcome.failed(f"{kind} delivery is not configured")] * len(items)
         else:
@@ -237,7 +241,8 @@ class Pipeline:
         for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
             await self._record(job, target, outcome)
 
-    async def _send_with_retries(self, sender: Sender, reports: list[Report], policy: RetryPolicy) -> list[Outcome]:
+    async def _send_with_retries(self, sender: RunSender, reports: list[Report], policy: RetryPolicy
+                                 ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(reports)
         todo = list(range(len(reports)))
         resume: Outcome | None = None

@@ -124,3 +124,23 @@ async def test_one_connection_serves_many_messages(smtp_server: SmtpServer) -> N
     assert [o.status for o in outcomes] == ["sent"] * 5
     assert len(smtp_server.messages) == 5
     assert smtp_server.connections == 1
+
+
+async def test_runs_at_once_each_keep_their_own_connections(smtp_server: SmtpServer) -> None:
+    """Two pipeline runs overlap: the one that ends first must not close the other's SMTP connections."""
+    from core.delivery import Report
+    from core.models import Subscription
+    from mail import EmailSender
+
+    report = insight_report(png=noise_png(20, 20))
+    as_delivery = Report(subscription=Subscription(id=report.subscription_id), address=report.recipient,
+                         title=report.title, posthog_url=report.posthog_url, schedule_summary=report.schedule_summary,
+                         content=report.content, images=report.images)
+    sender = EmailSender(smtp_settings(smtp_server))
+    async with sender.opened() as first:
+        async with sender.opened() as second:
+            [outcome] = await second.send([as_delivery])
+            assert outcome.sent
+        [outcome] = await first.send([as_delivery])  # after the second run closed its own connections
+        assert outcome.sent, outcome.error
+    assert len(smtp_server.messages) == 2
