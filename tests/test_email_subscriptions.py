@@ -117,6 +117,21 @@ async def test_a_date_range_in_the_command_is_stored_and_shown(env, db):
     assert len(await all_subscriptions(db)) == 1
 
 
+async def test_a_welcome_that_fails_is_tried_a_few_times_then_dropped_and_never_repeats(env, db, smtp):
+    from scheduler.welcomes import MAX_ATTEMPTS, send_welcomes
+
+    smtp.script("gone@example.com", "550 5.1.1 No such user here")
+    await reply_text(await env.driver.command(
+        "subscribe dashboard 42 weekly email gone@example.com alice@example.com"))
+    assert await send_welcomes(db, env.settings) == 1  # alice
+    for _ in range(MAX_ATTEMPTS + 2):
+        assert await send_welcomes(db, env.settings) == 0
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(WelcomeNotice)) == 0
+    assert len([m for m in smtp.messages if m.recipients == ["alice@example.com"]]) == 1
+    assert smtp.attempts("gone@example.com") == MAX_ATTEMPTS
+
+
 async def test_email_me_uses_the_address_slack_has_for_the_user(env, db):
     answer = await env.driver.command("subscribe insight dm-pgvw daily at 8am email me carl@example.org")
     await reply_text(answer)
