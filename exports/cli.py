@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,11 +23,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core.db import Database
-from core.models import ExportedAsset, utcnow
+from core.models import ExportedAsset
 from core.settings import Settings, get_settings
 from posthog_api import PostHogError, operator_connection
 
-from .jobs import ExportPolicy, ExportRunner, claim_exports, start_export
+from .jobs import ExportPolicy, ExportRunner, start_export
 from .requests import FORMATS, KINDS, ExportError, ExportRequest, date_range
 from .storage import make_storage
 
@@ -74,10 +75,10 @@ async def run_export_command(args: argparse.Namespace, settings: Settings | None
     database = Database(settings.database_url)
     progress = Progress(sys.stderr)
     try:
+        policy = ExportPolicy(worker_id=f"cli:{os.getpid()}")
         async with database.transaction() as session:
-            asset = await start_export(session, request, connection=await operator_connection(session, settings))
-        policy = ExportPolicy(worker_id=f"cli-{asset.id}")
-        await claim_exports(database, utcnow(), policy, only=[asset.id])
+            asset = await start_export(session, request, connection=await operator_connection(session, settings),
+                                       claim_for=policy)
         async with _renderer(settings, request.format == "pdf") as renderer:
             runner = ExportRunner(database, settings, make_storage(settings), policy, renderer=renderer)
             done = await runner.run(asset.id, copy_to=args.output, on_progress=progress.update)

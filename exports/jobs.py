@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ Announce = Callable[[ExportedAsset], Awaitable[None]]
 DATE_COLUMNS = {"timestamp", "created_at", "last_seen", "updated_at"}
 
 
+@dataclass(frozen=True)
+class ExportPolicy:
+    worker_id: str
+    lease: timedelta = timedelta(minutes=5)
+
+
 async def start_export(
     session,
     request: ExportRequest,
@@ -48,24 +55,24 @@ async def start_export(
     workspace_id: int | None = None,
     requested_by_slack_user: str | None = None,
     now: datetime | None = None,
+    claim_for: ExportPolicy | None = None,
 ) -> ExportedAsset:
-    """Record an export for a worker to run (or for the command line to run itself). Raises ExportError for a
-    request that cannot be made, and nothing is recorded."""
+    """Record an export for a worker to run, or, with `claim_for`, already claimed by the caller that runs it
+    itself (the command line, which must end with the file in hand: no worker can take it first). Raises
+    ExportError for a request that cannot be made, and nothing is recorded."""
     request.validate()
+    now = now or utcnow()
     asset = ExportedAsset(
         workspace_id=workspace_id, connection_id=connection.id, content_type=request.kind,
         content_ref=request.ref, format=request.format, request=request.to_json(), status="pending",
-        requested_by_slack_user=requested_by_slack_user, created_at=now or utcnow(),
+        requested_by_slack_user=requested_by_slack_user, created_at=now,
     )
+    if claim_for is not None:
+        asset.status, asset.claimed_by, asset.attempts, asset.started_at = "running", claim_for.worker_id, 1, now
+        asset.lease_expires_at = now + claim_for.lease
     session.add(asset)
     await session.flush()
     return asset
-
-
-@dataclass(frozen=True)
-class ExportPolicy:
-    worker_id: str
-    lease: timedelta = timedelta(minutes=5)
 
 
 async def claim_exports(
@@ -144,7 +151,7 @@ class ExportRunner:
             await self.storage.put(key, temporary, content_type=written.content_type, filename=filename)
             if copy_to is not None:
                 copy_to.parent.mkdir(parents=True, exist_ok=True)
-                copy_to.write_bytes(temporary.read_bytes())
+                shutil.copyfile(temporary, copy_to)  # streamed: a million-row file never sits in memory
             finished = await self._finish(asset_id, status="ready", key=key, filename=filename, written=written)
         except NoLongerOurs:
             log.warning("export %s was taken over by another worker; leaving it to them", asset_id)

@@ -10,6 +10,7 @@ Numbers stay numbers and dates become `date`/`datetime`, so that a spreadsheet c
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,10 +34,16 @@ class Table:
 
 
 async def iterate(rows: Rows) -> AsyncIterator[list[Any]]:
-    """The rows of a table, whichever way they come, as one async iterator."""
+    """The rows of a table, whichever way they come, as one async iterator. Closing it (a writer stopping at the
+    row cap) closes the source too, so that a PostHog paging behind it closes its connection at once."""
     if hasattr(rows, "__aiter__"):
-        async for row in rows:  # type: ignore[union-attr]
-            yield row
+        try:
+            async for row in rows:  # type: ignore[union-attr]
+                yield row
+        finally:
+            close = getattr(rows, "aclose", None)
+            if close is not None:
+                await close()
     else:
         for row in rows:  # type: ignore[union-attr]
             yield row
@@ -70,15 +77,16 @@ async def with_dates(rows: Rows, columns: Iterable[int] | None = None) -> AsyncI
     """Rows with the ISO date strings of `columns` (every column when None) turned into dates, for data read
     from PostHog's query API, which sends date-times as text."""
     wanted = None if columns is None else sorted(set(columns))
-    async for row in iterate(rows):
-        if wanted is None:
-            yield [parse_iso(v) for v in row]
-        else:
-            row = list(row)
-            for i in wanted:
-                if i < len(row):
-                    row[i] = parse_iso(row[i])
-            yield row
+    async with contextlib.aclosing(iterate(rows)) as source:  # closed with this one: see `iterate`
+        async for row in source:
+            if wanted is None:
+                yield [parse_iso(v) for v in row]
+            else:
+                row = list(row)
+                for i in wanted:
+                    if i < len(row):
+                        row[i] = parse_iso(row[i])
+                yield row
 
 
 def _x_values(labels: Sequence[str]) -> tuple[str, list[Any]]:

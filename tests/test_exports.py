@@ -281,3 +281,21 @@ async def test_data_from_a_real_posthog_api_exports_to_csv_and_xlsx_alike(db, tm
     finally:
         await posthog.stop()
     assert csv_text_rows(tmp_path / "e.csv") == xlsx_rows(tmp_path / "e.xlsx")
+
+
+async def test_closing_a_dated_table_closes_its_source():
+    from exports import with_dates
+
+    closed = []
+
+    async def pages():
+        try:
+            for i in range(10):
+                yield [f"2024-05-0{i % 9 + 1}"]
+        finally:
+            closed.append(True)  # where the PostHog paging closes its connection
+
+    rows = with_dates(pages())
+    await anext(rows)
+    await rows.aclose()
+    assert closed == [True]
