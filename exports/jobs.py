@@ -27,7 +27,6 @@ from core.db import Database
 from core.models import ExportedAsset, PostHogConnection, utcnow
 from core.settings import Settings
 from posthog_api import PostHogError, fetch
-from posthog_api.data import DataQuery
 from posthog_api.sources import data_pages_for
 
 from .requests import ExportError, ExportRequest
@@ -194,12 +193,7 @@ class ExportRunner:
         return title, written
 
     async def _data_table(self, asset_id: int, connection, request: ExportRequest, on_progress) -> Table:
-        query = DataQuery(
-            kind=request.kind, date_from=request.date_from or ("-7d" if request.kind == "events" else None),
-            date_to=request.date_to, events=request.events, columns=request.columns, where=request.where,
-            cohort_id=int(request.ref) if request.kind == "cohort" else None,
-            group_type_index=int(request.ref) if request.kind == "groups" else None,
-        )
+        query = request.data_query()
         pages = data_pages_for(connection, query, self.settings).__aiter__()
         first = await anext(pages, None)
         columns = list(first.columns) if first is not None else list(query.columns)
