@@ -106,7 +106,7 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
         elif isinstance(command, Preview):
             await _preview(command, ack, body, respond, client, workspace, services)
         elif isinstance(command, Export):
-            await _export(command, ack, body, workspace, services)
+            await _export(command, ack, body, client, workspace, services)
         elif isinstance(command, ListExports):
             await ack(response_type="ephemeral", text=await _my_exports(body.get("user_id", ""), workspace, services))
     except CommandError as exc:
@@ -210,6 +210,7 @@ class SlackUser:
     email: str | None = None  # needs the users:read.email scope
     name: str = ""
     is_admin: bool = False
+    is_guest: bool = False  # a single- or multi-channel guest
 
 
 async def slack_user(client: AsyncWebClient, user_id: str) -> SlackUser:
@@ -227,6 +228,7 @@ async def slack_user(client: AsyncWebClient, user_id: str) -> SlackUser:
         user_id, zone, profile.get("email") or None,
         profile.get("real_name") or user.get("real_name") or user.get("name") or "",
         bool(user.get("is_admin") or user.get("is_owner")),
+        bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
     )
 
 
@@ -394,7 +396,8 @@ async def fetch_title(services: BotServices, connection, kind: str, ref: int | s
 # --- export --------------------------------------------------------------------------------------------------
 
 
-async def _export(command: Export, ack, body, workspace: SlackWorkspace, services: BotServices) -> None:
+async def _export(command: Export, ack, body, client: AsyncWebClient, workspace: SlackWorkspace,
+                  services: BotServices) -> None:
     """Record the export for a worker; the file comes to the requester's DM when it is ready."""
     async with services.database.session() as session:
         connection = choose_connection(await store.list_connections(session, workspace), command.project)
@@ -404,9 +407,12 @@ async def _export(command: Export, ack, body, workspace: SlackWorkspace, service
             kind=command.kind, ref=command.ref, format=command.format, where=command.where,
             date_from=period.date_from if period else None, date_to=period.date_to if period else None,
         )
+        # Whether the requester is a guest matters for raw data only (exports' rule); ask Slack only then.
+        requester = await slack_user(client, body.get("user_id", "")) if request.is_data else None
         async with services.database.transaction() as session:
             asset = await start_export(session, request, connection=await session.merge(connection),
-                                       workspace_id=workspace.id, requested_by_slack_user=body.get("user_id"))
+                                       workspace_id=workspace.id, requested_by_slack_user=body.get("user_id"),
+                                       requester_is_guest=bool(requester and requester.is_guest))
     except ExportError as exc:
         raise CommandError(f"{exc} Nothing was exported.") from None
     what = f"{command.kind} {command.ref}".strip()

@@ -55,11 +55,16 @@ async def start_export(
     requested_by_slack_user: str | None = None,
     now: datetime | None = None,
     claim_for: ExportPolicy | None = None,
+    requester_is_guest: bool = False,
 ) -> ExportedAsset:
     """Record an export for a worker to run, or, with `claim_for`, already claimed by the caller that runs it
     itself (the command line, which must end with the file in hand: no worker can take it first). Raises
     ExportError for a request that cannot be made, and nothing is recorded."""
     request.validate()
+    if request.is_data and requester_is_guest:
+        # Raw events and people are the project's personal data: workspace members only, not Slack guests.
+        raise ExportError("Guests of this workspace can export insights and dashboards, not raw events or people. "
+                          "Ask a member of the workspace.")
     now = now or utcnow()
     asset = ExportedAsset(
         workspace_id=workspace_id, connection_id=connection.id, content_type=request.kind,

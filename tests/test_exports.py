@@ -88,6 +88,15 @@ async def test_events_exported_from_slack_follow_the_range_and_the_filter(env, d
     assert {row[header.index("event")] for row in body} == {"$pageview"}
 
 
+async def test_guests_can_export_insights_but_not_raw_data(env, db):
+    env.slack.users["UGUEST"] = {"tz": "UTC", "name": "gus", "is_restricted": True}
+    refused = await env.driver.command("export persons as csv", user_id="UGUEST")
+    assert "Guests of this workspace" in refused.text
+    assert await assets(db) == []
+    allowed = await env.driver.command("export insight 1001 as csv", user_id="UGUEST")
+    assert "export #" in allowed.text
+
+
 MALFORMED = [
     ("export", "What should I export?"),
     ("export dashboard as csv", "Which dashboard?"),
