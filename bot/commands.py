@@ -441,7 +441,8 @@ async def _my_exports(user_id: str, workspace: SlackWorkspace, services: BotServ
     for a in rows:
         what = blocks.escape(f"{a.content_type} {a.content_ref}".strip())
         state = {"pending": "waiting for a worker", "running": f"running: {a.rows_done:,} rows so far",
-                 "ready": f"ready ({a.row_count or 0:,} rows, sent to you)",
+                 "ready": f"ready ({a.row_count or 0:,} rows, "
+                          f"{'sent to you' if a.notified_at else 'on its way to you'})",
                  "failed": f"failed: {blocks.escape(a.error or '')}"}.get(a.status, a.status)
         lines.append(f"• #{a.id} {what} as {a.format.upper()}: {state}")
     return "*Your recent exports*\n" + "\n".join(lines)

@@ -299,7 +299,10 @@ class ExportWorker:
         self._stopping = False
 
     async def tick(self) -> list[int]:
-        if self._stopping or len(self._running) >= self.max_in_flight:
+        if self._stopping:
+            return []
+        await self._announce_missed()
+        if len(self._running) >= self.max_in_flight:
             return []
         try:
             ids = await claim_exports(self.runner.database, self.runner.clock(), self.runner.policy,
@@ -312,6 +315,26 @@ class ExportWorker:
             self._running[asset_id] = task
             task.add_done_callback(lambda _t, asset_id=asset_id: self._running.pop(asset_id, None))
         return ids
+
+    async def _announce_missed(self) -> None:
+        """Finished exports whose requester was not told (Slack refused the message): try again, a few at a time.
+        The announcer marks `notified_at` once it got through."""
+        if self.runner.announce is None:
+            return
+        since = self.runner.clock() - timedelta(days=1)
+        async with self.runner.database.session() as session:
+            missed = (await session.scalars(
+                select(ExportedAsset).where(
+                    ExportedAsset.status.in_(("ready", "failed")), ExportedAsset.notified_at.is_(None),
+                    ExportedAsset.requested_by_slack_user.is_not(None), ExportedAsset.finished_at > since,
+                    ExportedAsset.finished_at < self.runner.clock() - timedelta(minutes=1),
+                ).order_by(ExportedAsset.id).limit(5)
+            )).all()
+        for asset in missed:
+            try:
+                await self.runner.announce(asset)
+            except Exception:  # noqa: BLE001 - the next tick tries again
+                log.exception("could not announce export %s", asset.id)
 
     async def drain(self) -> None:
         while self._running:
