@@ -145,6 +145,10 @@ class ExportRunner:
         folder = Path(self.settings.export_dir) / "tmp"
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f"{asset_id}-{uuid.uuid4().hex}.part"
+        # The lease is renewed all along, not only per page: a PDF print, a slow fetch or a large upload can
+        # outlast it, and a lapsed lease would let another worker start the same export.
+        keeping = asyncio.create_task(self._keep_lease(asset_id))
+        key = None
         try:
             if connection is None:
                 raise ExportError("The PostHog connection of this export was removed.")
@@ -157,6 +161,8 @@ class ExportRunner:
                 copy_to.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(temporary, copy_to)  # streamed: a million-row file never sits in memory
             finished = await self._finish(asset_id, status="ready", key=key, filename=filename, written=written)
+            if finished is None:  # taken over meanwhile: this copy belongs to no row, so nothing would expire it
+                await self.storage.delete(key)
         except NoLongerOurs:
             log.warning("export %s was taken over by another worker; leaving it to them", asset_id)
             return asset
@@ -166,6 +172,7 @@ class ExportRunner:
             log.exception("export %s failed", asset_id)
             finished = await self._finish(asset_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
+            keeping.cancel()
             temporary.unlink(missing_ok=True)
         if finished is not None and self.announce is not None:
             try:
@@ -237,6 +244,16 @@ class ExportRunner:
                 raise NoLongerOurs()
             asset.rows_done = rows_done
             asset.lease_expires_at = self.clock() + self.policy.lease
+
+    async def _keep_lease(self, asset_id: int) -> None:
+        while True:
+            await asyncio.sleep(max(self.policy.lease.total_seconds() / 3, 0.5))
+            try:
+                await self._still_ours(asset_id, renew=True)
+            except NoLongerOurs:
+                return
+            except Exception:  # noqa: BLE001 - a database hiccup: the next renewal tries again
+                log.warning("could not renew the lease of export %s", asset_id, exc_info=True)
 
     async def _still_ours(self, asset_id: int, *, renew: bool = False) -> None:
         async with self.database.transaction() as session:
