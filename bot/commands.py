@@ -11,7 +11,6 @@ import logging
 import os
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -297,8 +296,7 @@ async def _subscribe(command: Subscribe, ack, body, respond, client: AsyncWebCli
     try:
         zone = await user_timezone(client, user_id)
         now = utcnow()
-        schedule, date_range, attach = lifecycle.read_when(command.schedule, zone,
-                                                           today=now.astimezone(ZoneInfo(zone)).date())
+        schedule, date_range, attach = lifecycle.read_when(command.schedule, zone, now=now)
         problem, found_name = await check_channel(client, channel_id)
         if problem:
             await respond(response_type="ephemeral", replace_original=False, text=problem)
@@ -358,8 +356,7 @@ async def _subscribe_by_email(command: Subscribe, ack, body, respond, client: As
                 )
             recipients.insert(0, user.email)
         now = utcnow()
-        today = now.astimezone(ZoneInfo(user.timezone)).date()
-        schedule, date_range, attach = lifecycle.read_when(command.schedule, user.timezone, today=today)
+        schedule, date_range, attach = lifecycle.read_when(command.schedule, user.timezone, now=now)
         title = await fetch_title(services, connection, command.kind, command.ref)
         async with services.database.transaction() as session:
             subscription = await lifecycle.subscribe_by_email(

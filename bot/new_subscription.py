@@ -94,7 +94,7 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
     now = utcnow()
     schedule = date_range = attach = None
     try:
-        schedule, date_range, attach = lifecycle.read_when(_value(values, "schedule") or "", zone, today=now.date())
+        schedule, date_range, attach = lifecycle.read_when(_value(values, "schedule") or "", zone, now=now)
     except (ScheduleError, DateRangeError) as exc:
         errors["schedule"] = str(exc)[:150]
     try:

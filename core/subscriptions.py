@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +51,15 @@ class When(NamedTuple):
     attach: str | None  # csv | xlsx | pdf: the data that goes with every delivery
 
 
-def read_when(text: str, timezone: str, *, today: date | None = None) -> When:
+def read_when(text: str, timezone: str, *, now: datetime | None = None) -> When:
     """A schedule phrase as every door takes it, with an optional date range and file: "weekly over the last
-    7 days with xlsx" -> (every Monday at 09:00, last 7 days, xlsx). Raises ScheduleError or DateRangeError
-    (both ValueErrors) with the message for the person who typed it."""
+    7 days with xlsx" -> (every Monday at 09:00, last 7 days, xlsx). A schedule starts on today's date in its own
+    zone (what "every 2 weeks" counts from). Raises ScheduleError or DateRangeError (both ValueErrors) with the
+    message for the person who typed it."""
+    try:
+        today = (now or utcnow()).astimezone(ZoneInfo(timezone)).date()
+    except (ValueError, KeyError):  # not a zone: parse_schedule says so, with the same message everywhere
+        today = (now or utcnow()).date()
     attach = None
     match = _WITH_FORMAT.search(text)
     if match:

@@ -91,7 +91,7 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         zone = canonical_timezone(args.tz)
     except ScheduleError as exc:
         raise UsageError(str(exc)) from None
-    schedule, date_range, attach = lifecycle.read_when(args.schedule, zone, today=utcnow().date())
+    schedule, date_range, attach = lifecycle.read_when(args.schedule, zone)
     if args.range is not None:
         if date_range is not None:
             raise UsageError("Give the date range once: in --schedule (\"weekly over the last 7 days\") or --range.")
