@@ -1,9 +1,11 @@
-"""Signed tokens for links that act without a login (unsubscribe links in emails).
+"""Signed tokens for links that act without a login: unsubscribe links in emails, their undo buttons, export
+downloads (exports/links.py).
 
 A token is `base64url(payload) "." base64url(HMAC-SHA256(purpose, payload))`. The HMAC key is derived from
 SECRET_KEY with its own label, so it never equals the key that encrypts secrets at rest. Every configured key
-verifies (the first signs), so rotating SECRET_KEY keeps old links working. Tokens do not expire: an unsubscribe
-link must keep working for as long as the email sits in an inbox.
+verifies (the first signs), so rotating SECRET_KEY keeps old links working. A token expires only if its payload
+says so: unsubscribe links never do (they must work for as long as the email sits in an inbox); undo and
+download links carry their expiry.
 """
 
 from __future__ import annotations

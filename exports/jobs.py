@@ -275,11 +275,12 @@ class ExportRunner:
             asset.finished_at = now
             asset.lease_expires_at = None
             asset.error = error[:2000] if error else None
+            # Failed exports expire too, so that housekeeping clears their rows as it does the files.
+            asset.expires_at = now + timedelta(hours=self.settings.export_ttl_hours)
             if status == "ready":
                 asset.storage_key, asset.filename = key, filename
                 asset.size_bytes, asset.row_count, asset.truncated = written.size_bytes, written.rows, written.truncated
                 metrics.EXPORT_ROWS.inc(written.rows)
-                asset.expires_at = now + timedelta(hours=self.settings.export_ttl_hours)
             return asset
 
 

@@ -305,8 +305,18 @@ async def compose_reports(reports: list[EmailReport], settings: Settings) -> Com
     html = personalize(html)
     message = _new_message(subject=subject, recipient=recipient, settings=settings, list_unsubscribe=all_url)
     _assemble(message, text, html, [p for s in sections for p in s.images if p.cid])
+    # Files go in while the email stays under EMAIL_MAX_BYTES (after its images); a file too large for it is
+    # left out rather than have the server refuse the whole email.
+    room = settings.email_max_bytes - _HEADROOM - sum(
+        _encoded_size(p.png) for s in sections for p in s.images if p.cid)
     for report in reports:
         for item in report.attachments:
+            size = _encoded_size(item.data)
+            if size > room:
+                log.warning("%s left out of the email to %s: %d bytes is past EMAIL_MAX_BYTES", item.filename,
+                            recipient, len(item.data))
+                continue
+            room -= size
             maintype, _, subtype = item.content_type.partition("/")
             message.add_attachment(item.data, maintype=maintype, subtype=subtype or "octet-stream",
                                    filename=item.filename)
