@@ -182,7 +182,9 @@ class SlackSender:
         except _Failed as failure:
             reason = pause_reason(failure.code, subscription)
             if reason is None:
-                log.warning("Slack delivery of subscription %s failed: %s", subscription.id, failure.code)
+                log.warning("Slack delivery of subscription %s failed: %s", subscription.id, failure.code,
+                            extra={"subscription_id": subscription.id, "workspace_id": subscription.workspace_id,
+                                   "target": channel})
             # The earlier tries' progress is kept for the next retry.
             return Outcome("failed", error=failure.code, transient=failure.transient and reason is None,
                            external_id=ts, progress=done, pause_reason=reason)

@@ -91,7 +91,7 @@ async def _claim_occurrences(session: AsyncSession, subscription: Subscription, 
         # A schedule that no longer validates (a time zone this host no longer knows...) must not block the
         # others: the subscription is paused with the reason, for its owner to fix.
         pause(subscription, f"Its schedule can no longer be used: {exc}")
-        log.warning("subscription %s paused: %s", subscription.id, exc)
+        log.warning("subscription %s paused: %s", subscription.id, exc, extra={"subscription_id": subscription.id})
         return None
     plan = _plan(schedule, subscription.next_delivery_at, now, policy.grace)
     # Occurrences already recorded (a "Send now" at the same instant, a clock step back) are not recorded again.
@@ -194,7 +194,8 @@ async def claim_pending_and_expired(
             deliveries = (await session.scalars(_lock(statement, session))).all()
             for delivery in deliveries:
                 if delivery.status == "running":
-                    log.warning("delivery %s: lease of %s expired, taking it over", delivery.id, delivery.claimed_by)
+                    log.warning("delivery %s: lease of %s expired, taking it over", delivery.id, delivery.claimed_by,
+                                extra={"delivery_id": delivery.id, "subscription_id": delivery.subscription_id})
                 delivery.status = "running"
                 delivery.claimed_by = policy.worker_id
                 delivery.lease_expires_at = now + policy.lease

@@ -318,9 +318,11 @@ class Pipeline:
                 if reason and pause(subscription, reason):
                     paused.append((subscription, reason))
         for subscription, reason in paused:
-            log.warning("subscription %s paused: %s", subscription.id, reason)
+            log.warning("subscription %s paused: %s", subscription.id, reason,
+                        extra={"subscription_id": subscription.id, "workspace_id": subscription.workspace_id})
             if self.notify_paused:
                 try:
                     await self.notify_paused(subscription, reason)
                 except Exception:  # noqa: BLE001 - telling the creator is best effort
-                    log.exception("could not tell the creator of subscription %s", subscription.id)
+                    log.exception("could not tell the creator of subscription %s", subscription.id,
+                                  extra={"subscription_id": subscription.id})
