@@ -86,12 +86,17 @@ def build_bolt_app(
     return app, services
 
 
+def _user_id(body: dict) -> str:
+    """Who pressed the button or submitted the form."""
+    return (body.get("user") or {}).get("id", "")
+
+
 async def _reply(body: dict, respond, client, text: str, services: BotServices, workspace) -> None:
     """Answer a button press where it came from: ephemerally in the channel, or by refreshing the Home tab."""
     if body.get("response_url"):
         await respond(response_type="ephemeral", replace_original=False, text=text)
         return
-    user_id = (body.get("user") or {}).get("id")
+    user_id = _user_id(body)
     if user_id and workspace is not None:
         await publish_home(client, user_id, workspace, services)
 
@@ -113,7 +118,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         if workspace is None:
             await _reply(body, respond, client, NOT_INSTALLED, services, None)
             return
-        user_id = (body.get("user") or {}).get("id", "")
+        user_id = _user_id(body)
         text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services,
                             client)
         await _reply(body, respond, client, text, services, workspace)
@@ -123,7 +128,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         await ack()
         workspace = await services.workspace(context.team_id)
         if workspace is not None:
-            user_id = (body.get("user") or {}).get("id", "")
+            user_id = _user_id(body)
             await open_new_subscription(client, body["trigger_id"], user_id, workspace, services)
 
     @app.view(NEW_CALLBACK)
@@ -132,7 +137,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         if workspace is None:
             await ack(response_action="errors", errors={"target": NOT_INSTALLED})
             return
-        user_id = (body.get("user") or {}).get("id", "")
+        user_id = _user_id(body)
         result = await submit_new_subscription(view, user_id, workspace, services, client)
         if isinstance(result, dict):
             await ack(response_action="errors", errors=result)
@@ -158,7 +163,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         if workspace is not None:
             async with services.database.session() as session:
                 subscription = await store.get_subscription(session, workspace, action.get("value"))
-        user_id = (body.get("user") or {}).get("id", "")
+        user_id = _user_id(body)
         if not await may_see(client, user_id, subscription):
             await _reply(body, respond, client, not_found(action.get("value")), services, workspace)
             return
@@ -168,7 +173,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
     async def on_edit_submit(ack, body, view, client, context):
         workspace = await services.workspace(context.team_id)
         subscription = await load_for_edit(services, workspace, view) if workspace is not None else None
-        if not await may_see(client, (body.get("user") or {}).get("id", ""), subscription):
+        if not await may_see(client, _user_id(body), subscription):
             await ack(response_action="errors", errors={"target": "This subscription was not found in this workspace."})
             return
         values = edit_values(view)
@@ -192,7 +197,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
             except PostHogError as exc:  # shown on the field, e.g. "Insight 4242 was not found ..."
                 await ack(response_action="errors", errors={"target": str(exc)[:150]})
                 return
-        user_id = (body.get("user") or {}).get("id", "")
+        user_id = _user_id(body)
         addresses = None
         if subscription.target_type == "email":
             addresses, problem = await member_addresses(client, values.get("members") or [])
@@ -232,7 +237,7 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         if workspace is None:
             await ack(response_action="errors", errors={"host": NOT_INSTALLED})
             return
-        user_id = (body.get("user") or {}).get("id", "")
+        user_id = _user_id(body)
         result = await connect_submission(view, user_id, workspace, services)
         if isinstance(result, dict):
             await ack(response_action="errors", errors=result)
