@@ -511,9 +511,14 @@ class BrowserPool:
         with self._lock:
             if old in self._sessions:
                 self._sessions.remove(old)
-            metrics.BROWSER_POOL_SIZE.set(len(self._sessions))
         old.quit()
-        return self._new_session()
+        try:
+            # The gauge counts a recycle as a swap: it moves only if the new session fails to start.
+            return self._new_session()
+        except Exception:
+            with self._lock:
+                metrics.BROWSER_POOL_SIZE.set(len(self._sessions))
+            raise
 
     async def close(self) -> None:
         self._closed = True
