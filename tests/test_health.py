@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from app import build_web_app
 from core import health
@@ -102,6 +104,78 @@ async def test_readyz_checks_the_scheduler_heartbeat_when_one_runs(db: Database,
     beat.last = time.monotonic() - 3.5  # more than 3 poll intervals (1 s) ago
     status, body = await get(f"{base}/readyz")
     assert status == 503 and body["checks"]["scheduler"].startswith("stale: last tick")
+
+
+
+class TcpRelay:
+    """A loopback port that forwards to PostgreSQL and can be cut and restored, as a network or a database
+    restart would: `stop` refuses new connections and drops the open ones, `start` listens again on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self._writers |= {client_writer, upstream_writer}
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.transport.abort()
+                self._writers.discard(writer)
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+
+
+async def test_readyz_follows_postgresql_going_away_and_coming_back_without_a_restart(
+    db: Database, serve_app
+) -> None:
+    url = make_url(db.url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("cuts a PostgreSQL connection; runs in the PostgreSQL half of the test command")
+    relay = TcpRelay(url.port or 5432)
+    await relay.start()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    database = Database(relayed)
+    try:
+        base = await serve_app(settings_for(relayed), database)
+        assert (await get(f"{base}/readyz"))[0] == 200
+
+        await relay.stop()
+        status, body = await get(f"{base}/readyz")
+        assert status == 503
+        assert body["checks"]["database"].startswith("unreachable (")
+        assert await get(f"{base}/healthz") == (200, {"status": "ok"})
+
+        await relay.start()  # the same port: the process's settings have not changed
+        status, body = await get(f"{base}/readyz")
+        assert (status, body["checks"]["database"]) == (200, "ok")
+    finally:
+        await database.dispose()
+        await relay.stop()
 
 
 # --- logs --------------------------------------------------------------------------------------------------
