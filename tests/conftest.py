@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,10 @@ _TMP = Path(tempfile.mkdtemp(prefix="posthog-exports-tests-"))
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ["POSTHOG_EXPORTS_VAR_DIR"] = str(_TMP / "var")
 os.environ.setdefault("OUTBOX_DIR", str(_TMP / "outbox"))
+# Every process this run starts (workers, chromedriver, Chromium, Grid nodes) inherits this mark, so the end of the
+# run can find the ones that outlived it, and no other run's processes are mistaken for them.
+RUN_MARK = f"POSTHOG_EXPORTS_TEST_RUN={uuid.uuid4().hex}"
+os.environ["POSTHOG_EXPORTS_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
 
 from sqlalchemy import text  # noqa: E402
 
@@ -78,3 +85,47 @@ async def db(database_url: str):
     await empty_tables(database)
     yield database
     await database.dispose()
+
+
+# --- no stray browsers -------------------------------------------------------------------------------------------
+
+BROWSER_NAMES = ("chromium", "chrome", "chromedriver", "java")  # java: Selenium Grid hubs and nodes
+STRAY_GRACE_SECONDS = 10.0  # processes told to quit by the last test may take a moment to be gone
+
+
+def _marked_processes() -> dict[int, str]:
+    """Browser processes (by pid: their command line) that carry this run's mark."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if RUN_MARK.encode() not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state != "Z" and any(name in Path(command.split(" ", 1)[0]).name for name in BROWSER_NAMES):
+            found[int(entry.name)] = command
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails when a chromedriver, Chromium or Grid process it started is still running at its end."""
+    deadline = time.monotonic() + STRAY_GRACE_SECONDS
+    while (strays := _marked_processes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not strays:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = "\n".join(f"  {pid}: {command[:160]}" for pid, command in sorted(strays.items()))
+    message = f"{len(strays)} browser process(es) started by this run outlived it:\n{lines}"
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message)
+    for pid in strays:  # tidy up, so one failing run does not leave its leak to the next
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
