@@ -1,10 +1,13 @@
 """Logging of the service: readable lines (`LOG_FORMAT=text`) or one JSON object per line (`json`), and never a
 secret in either.
 
-Ids that say what a record is about are passed as `extra` (`log.info("...", extra={"delivery_id": 7})`); the JSON
-format puts them in their own fields. `Redact` rewrites every record before any handler writes it: Slack tokens
-(`xoxb-...`), PostHog personal API keys (`phx_...`) and the configured secrets (SECRET_KEY, SMTP password, Slack
-app secrets, the PostHog API key) become `[redacted]`.
+Ids that say what a record is about are passed as `extra` (`log.info("...", extra={"delivery_id": 7})`), or set
+for a whole piece of work with `log_context(delivery_id=7, ...)`, so that every record logged inside it (ours and
+the libraries') carries them; the JSON format puts them in their own fields.
+
+`Redact` rewrites every record before any handler writes it: Slack tokens (`xoxb-...`), PostHog personal API keys
+(`phx_...`) and the configured secrets (SECRET_KEY, SMTP password, Slack app secrets, the PostHog API key) become
+`[redacted]`.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 REDACTED = "[redacted]"
-ID_FIELDS = ("delivery_id", "subscription_id", "workspace_id", "target")
+ID_FIELDS = ("delivery_id", "subscription_id", "workspace_id", "target", "export_id")
 CHATTY = ("alembic.runtime.plugins", "apscheduler.executors.default", "apscheduler.scheduler")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -27,6 +32,32 @@ _PATTERNS = (
     re.compile(r"\bphx_[A-Za-z0-9_]+"),  # PostHog personal API keys
 )
 _MIN_SECRET = 6  # a configured "secret" shorter than this would redact ordinary words
+
+
+_context: ContextVar[dict[str, object] | None] = ContextVar("log_context", default=None)
+
+
+@contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """Records logged inside carry these ids (None leaves an id out). Tasks started inside inherit them."""
+    if unknown := set(ids) - set(ID_FIELDS):
+        raise ValueError(f"not a log id: {', '.join(sorted(unknown))} (known: {', '.join(ID_FIELDS)})")
+    known = {name: value for name, value in ids.items() if value is not None}
+    token = _context.set({**(_context.get() or {}), **known})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextIds(logging.Filter):
+    """Puts the ids of the current `log_context` on each record that does not name them itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (_context.get() or {}).items():
+            if getattr(record, name, None) is None:
+                setattr(record, name, value)
+        return True
 
 
 class Redact(logging.Filter):
@@ -96,6 +127,7 @@ def configured_secrets(settings) -> list[str]:
 def make_handler(settings, stream=None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextIds())
     handler.addFilter(Redact(configured_secrets(settings)))
     return handler
 

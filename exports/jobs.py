@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select
 
 from core import metrics
 from core.db import Database
+from core.logs import log_context
 from core.models import ExportedAsset, PostHogConnection, utcnow
 from core.settings import Settings
 from posthog_api import PostHogError, fetch
@@ -138,6 +139,11 @@ class ExportRunner:
     async def run(self, asset_id: int, *, copy_to: Path | None = None,
                   on_progress: Callable[[int], None] | None = None) -> ExportedAsset:
         """Write, store and finish one claimed export; `copy_to` also keeps the file there (the command line)."""
+        with log_context(export_id=asset_id):
+            return await self._run(asset_id, copy_to, on_progress)
+
+    async def _run(self, asset_id: int, copy_to: Path | None,
+                   on_progress: Callable[[int], None] | None) -> ExportedAsset:
         async with self.database.session() as session:
             asset = await session.get(ExportedAsset, asset_id)
             connection = await session.get(PostHogConnection, asset.connection_id) if asset.connection_id else None

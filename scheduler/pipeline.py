@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from core import metrics
 from core.db import Database
 from core.delivery import Attachment, Image, Outcome, Report, RunSender, Sender
+from core.logs import log_context
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from core.retry import RetryPolicy
 from core.subscriptions import pause, schedule_of
@@ -68,6 +69,17 @@ def content_ref(subscription: Subscription) -> ContentRef:
         date_from=date_from, date_to=(subscription.date_to or None) if date_from else None,
         attach=subscription.attach_format or None,
     )
+
+
+def _ids_of(items: list[tuple[Job, DeliveryTarget, Rendered]]) -> dict[str, object]:
+    """The log ids of one send: its target, and its delivery when it sends one (a digest sends several)."""
+    jobs = {job.delivery_id: job for job, _target, _rendered in items}
+    ids: dict[str, object] = {"target": items[0][1].address}
+    if len(jobs) == 1:
+        (job,) = jobs.values()
+        ids.update(delivery_id=job.delivery_id, subscription_id=job.subscription.id,
+                   workspace_id=job.subscription.workspace_id)
+    return ids
 
 
 def report_for(subscription: Subscription, address: str, rendered: Rendered) -> Report:
@@ -228,18 +240,20 @@ class Pipeline:
                     items: list[tuple[Job, DeliveryTarget, Rendered]]) -> None:
         """Send the reports due for one target (a channel, or one recipient's digest) and record each outcome,
         retrying transient failures as the target kind's policy says, resuming where the last try stopped."""
-        sender = channels.get(kind)
-        if sender is None:
-            outcomes = [Outcome.failed(f"{kind} delivery is not configured")] * len(items)
-        else:
-            if self._send_slots is None:
-                self._send_slots = asyncio.Semaphore(self.send_concurrency)
-            reports = [report_for(job.subscription, target.address, rendered) for job, target, rendered in items]
-            async with self._send_slots:
-                outcomes = await self._send_with_retries(sender, reports, self.send_retries.get(kind, RetryPolicy(1)))
-            metrics.send_errors(kind, outcomes)
-        for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
-            await self._record(job, target, outcome)
+        with log_context(**_ids_of(items)):
+            sender = channels.get(kind)
+            if sender is None:
+                outcomes = [Outcome.failed(f"{kind} delivery is not configured")] * len(items)
+            else:
+                if self._send_slots is None:
+                    self._send_slots = asyncio.Semaphore(self.send_concurrency)
+                reports = [report_for(job.subscription, target.address, rendered) for job, target, rendered in items]
+                async with self._send_slots:
+                    policy = self.send_retries.get(kind, RetryPolicy(1))
+                    outcomes = await self._send_with_retries(sender, reports, policy)
+                metrics.send_errors(kind, outcomes)
+            for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
+                await self._record(job, target, outcome)
 
     async def _send_with_retries(self, sender: RunSender, reports: list[Report], policy: RetryPolicy
                                  ) -> list[Outcome]:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from app import build_web_app
 from core import health
 from core.db import Database
-from core.logs import REDACTED, JsonFormatter, Redact, make_handler
+from core.logs import REDACTED, JsonFormatter, Redact, log_context, make_handler
 from core.settings import Settings
 
 CLOSED_PORT_URL = "postgresql+asyncpg://postgres@127.0.0.1:9/none"  # port 9 (discard) is closed: refused at once
@@ -229,3 +229,27 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
     assert redact.redact("abc xoxo phx rate limited") == "abc xoxo phx rate limited"
     assert redact.redact("key=a-long-configured-secret") == f"key={REDACTED}"
     assert JsonFormatter().format(logging.makeLogRecord({"msg": "plain", "levelname": "INFO"}))
+
+
+async def test_records_inside_a_log_context_carry_its_ids_and_tasks_inherit_them() -> None:
+    stream = io.StringIO()
+    handler = make_handler(settings_for("sqlite+aiosqlite:///unused.db", log_format="json"), stream)
+    with log_context(delivery_id=7, subscription_id=3, workspace_id=None):
+        with log_context(target="C1"):
+            await asyncio.create_task(_log_later(handler, "inside"))  # a task started inside
+        log_through(handler, "outer", extra={"delivery_id": 8})  # an explicit id wins
+    log_through(handler, "outside")
+
+    inside, outer, outside = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert (inside["delivery_id"], inside["subscription_id"], inside["target"]) == (7, 3, "C1")
+    assert "workspace_id" not in inside
+    assert (outer["delivery_id"], outer["subscription_id"]) == (8, 3) and "target" not in outer
+    assert not set(outside) & {"delivery_id", "subscription_id", "workspace_id", "target"}
+    with pytest.raises(ValueError, match="not a log id: user"):
+        with log_context(user="U1"):
+            pass
+
+
+async def _log_later(handler: logging.Handler, message: str) -> None:
+    await asyncio.sleep(0)
+    log_through(handler, message)

@@ -10,7 +10,9 @@ the pipeline sends it.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from bot import DatabaseInstallationStore
 from bot.delivery import ChannelPacer
 from bot.installation_store import find_workspace
 from core.db import Database, empty_tables
+from core.logs import make_handler
 from core.models import Delivery, PostHogConnection, Subscription
 from core.schedule_phrases import parse_schedule
 from core.settings import Settings
@@ -361,6 +364,29 @@ async def test_transient_failures_are_retried_and_delivered_once(env: Env) -> No
         [delivery] = await env.deliveries(sid)
         assert delivery.status == "succeeded"
         assert [(t.status, t.error) for t in delivery.targets] == [("sent", None)]
+
+
+async def test_log_lines_of_a_send_carry_its_delivery_subscription_workspace_and_target(env: Env) -> None:
+    env.smtp.script("ada@example.com", "451 4.3.0 Mailbox busy, try later")
+    email_sub = await env.subscribe(recipients=["ada@example.com"])
+    stream = io.StringIO()
+    handler = make_handler(env.settings.model_copy(update={"log_format": "json"}), stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        env.clock.set(NINE)
+        await env.run_tick()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    [delivery] = await env.deliveries(email_sub)
+    subscription = await env.subscription(email_sub)
+    [retry] = [json.loads(line) for line in stream.getvalue().splitlines() if "failed temporarily" in line]
+    assert (retry["delivery_id"], retry["subscription_id"], retry["workspace_id"], retry["target"]) == (
+        delivery.id, email_sub, subscription.workspace_id, "ada@example.com")
 
 
 async def test_consecutive_failed_occurrences_pause_the_subscription_and_tell_the_creator(env: Env) -> None:
