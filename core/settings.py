@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     posthog_timeout_seconds: float = Field(60.0, description="Time-out of one PostHog API request.")
     posthog_max_retries: int = Field(4, description="Retries of a PostHog request on 429/5xx/network errors.")
     posthog_allow_private_hosts: bool = Field(
-        False, description="Let `/posthog connect` use hosts on loopback, private or link-local addresses."
+        False, description="Let connections people make use hosts on loopback, private or link-local addresses "
+        "(POSTHOG_HOST may always be private)."
+    )
+    posthog_max_response_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest PostHog answer read for one request, in bytes."
     )
 
     # --- rendering ---

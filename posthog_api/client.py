@@ -3,6 +3,10 @@
 Transient failures (429, 500, 502, 503, 504, connection errors, time-outs) are retried with exponential
 backoff and jitter, honouring Retry-After. 401/403/404 map to specific errors at once, since retrying cannot
 fix them. The API key only ever travels in the Authorization header and never appears in an error.
+
+Unless private hosts are allowed, every connection goes to a public address only (`core.outbound`). Redirects
+are not followed: the key would travel to wherever PostHog pointed, so a redirect is an error naming the address
+to connect with instead. Answers are read up to `max_response_bytes`.
 """
 
 from __future__ import annotations
@@ -13,19 +17,23 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from core.outbound import outbound_connector, refused_address
 from core.retry import backoff_delay, retry_after_delay
 
 from .content import Dashboard, Insight
 from .daterange import date_override
 from .errors import (
+    PostHogAddressNotAllowed,
     PostHogAuthError,
     PostHogError,
     PostHogNotFound,
     PostHogPayloadError,
     PostHogPermissionError,
+    PostHogResponseTooLarge,
     PostHogUnavailable,
 )
 from .normalize import normalize_dashboard, normalize_insight
@@ -33,6 +41,7 @@ from .normalize import normalize_dashboard, normalize_insight
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0  # never let a server park a delivery for longer than this per attempt
 MAX_BACKOFF = 30.0
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def normalize_host(host: str) -> str:
@@ -95,6 +104,8 @@ class PostHogClient:
         max_retries: int = 4,
         backoff_base: float = 0.5,
         session: aiohttp.ClientSession | None = None,
+        allow_private_hosts: bool = False,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.host = normalize_host(host)
         self.project_id = project_id
@@ -104,6 +115,8 @@ class PostHogClient:
         self.backoff_base = backoff_base
         self._session = session
         self._owns_session = session is None
+        self.allow_private_hosts = allow_private_hosts
+        self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:  # no key in logs
         return f"PostHogClient(host={self.host!r}, project_id={self.project_id})"
@@ -123,7 +136,9 @@ class PostHogClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(
+                connector=outbound_connector(allow_private=self.allow_private_hosts)
+            )
             self._owns_session = True
         return self._session
 
@@ -231,10 +246,12 @@ class PostHogClient:
             try:
                 async with self._get_session().request(
                     method, url, params=params or {}, json=json_body, headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                    timeout=aiohttp.ClientTimeout(total=self.timeout), allow_redirects=False,
                 ) as response:
-                    body = await response.read()
                     status = response.status
+                    if status in REDIRECT_STATUSES:
+                        raise self._redirect_error(response.headers.get("Location", ""), what)
+                    body = await self._read(response, what)
                     if status < 400:
                         return self._decode(body, what)
                     if status not in RETRY_STATUSES:
@@ -244,6 +261,12 @@ class PostHogClient:
             except TimeoutError:
                 last_problem = f"no answer within {self.timeout:g} s"
             except aiohttp.ClientError as exc:
+                refused = refused_address(exc)
+                if refused is not None:
+                    raise PostHogAddressNotAllowed(
+                        f"PostHog at {self.host} was not fetched: {refused}. This service only fetches public "
+                        "addresses; connect the project with its public address."
+                    ) from None
                 last_problem = f"connection failed: {type(exc).__name__}"
             if attempt + 1 < attempts:
                 await asyncio.sleep(
@@ -262,6 +285,34 @@ class PostHogClient:
                 f"{what}). Try again later."
             )
         raise PostHogUnavailable(self._redact(message), status=status)
+
+    async def _read(self, response: aiohttp.ClientResponse, what: str) -> bytes:
+        """The body, refused past `max_response_bytes` (before reading it, when the server says its length)."""
+        limit = self.max_response_bytes
+        if limit is None:
+            return await response.read()
+        if (response.content_length or 0) > limit:
+            raise self._too_large(what)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                raise self._too_large(what)
+        return bytes(body)
+
+    def _too_large(self, what: str) -> PostHogResponseTooLarge:
+        return PostHogResponseTooLarge(
+            f"PostHog at {self.host} answered with more than {self.max_response_bytes:,} bytes for {what} "
+            "(POSTHOG_MAX_RESPONSE_BYTES)."
+        )
+
+    def _redirect_error(self, location: str, what: str) -> PostHogAddressNotAllowed:
+        target = urlsplit(urljoin(f"{self.host}/", location))
+        where = f"{target.scheme}://{target.netloc}" if target.netloc else "another address"
+        return PostHogAddressNotAllowed(self._redact(
+            f"PostHog at {self.host} redirected the request for {what} to {where}, and redirects are not "
+            "followed (the API key would go with them). Connect the project with the address PostHog answers on."
+        ))
 
     def _decode(self, body: bytes, what: str) -> Any:
         try:

@@ -40,3 +40,12 @@ class PostHogUnavailable(PostHogError):
 
 class PostHogPayloadError(PostHogError):
     """PostHog answered, but not with what we expected (invalid JSON, or not an insight/dashboard)."""
+
+
+class PostHogAddressNotAllowed(PostHogError):
+    """The PostHog address, or where it redirected, is one this service may not fetch (a private network
+    address, another host). A configuration problem: the connection has to be changed."""
+
+
+class PostHogResponseTooLarge(PostHogPayloadError):
+    """PostHog's answer was larger than POSTHOG_MAX_RESPONSE_BYTES."""

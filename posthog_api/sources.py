@@ -8,7 +8,6 @@ insight-or-dashboard distinction, the time budgets and the private-address rule 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.date_ranges import DateRange
 from core.models import PostHogConnection
+from core.outbound import refusal
 from core.settings import Settings
 
 from .client import PostHogClient, normalize_host
@@ -63,6 +63,8 @@ def open_source(
     api_key: str | None = None,
     timeout: float = 60.0,
     max_retries: int = 4,
+    allow_private_hosts: bool = False,
+    max_response_bytes: int | None = None,
 ) -> ContentSource:
     """A client for a PostHog host, or the bundled demo project when `host` is empty or "demo"."""
     if is_demo_host(host):
@@ -70,7 +72,8 @@ def open_source(
     assert host is not None
     if project_id is None or not api_key:
         raise ValueError("A PostHog connection needs a project id and a personal API key.")
-    return PostHogClient(host, project_id, api_key, timeout=timeout, max_retries=max_retries)
+    return PostHogClient(host, project_id, api_key, timeout=timeout, max_retries=max_retries,
+                         allow_private_hosts=allow_private_hosts, max_response_bytes=max_response_bytes)
 
 
 def open_connection(connection: PostHogConnection, settings: Settings, *, interactive: bool = False) -> ContentSource:
@@ -82,7 +85,18 @@ def open_connection(connection: PostHogConnection, settings: Settings, *, intera
         timeout=min(settings.posthog_timeout_seconds, INTERACTIVE_TIMEOUT_SECONDS) if interactive
         else settings.posthog_timeout_seconds,
         max_retries=1 if interactive else settings.posthog_max_retries,
+        allow_private_hosts=may_use_private_address(connection.host, settings),
+        max_response_bytes=settings.posthog_max_response_bytes,
     )
+
+
+def may_use_private_address(host: str | None, settings: Settings) -> bool:
+    """Private addresses are for the operator's own PostHog (POSTHOG_HOST, or any with
+    POSTHOG_ALLOW_PRIVATE_HOSTS); a host a workspace member typed must be public."""
+    if settings.posthog_allow_private_hosts:
+        return True
+    return bool(host and settings.posthog_host and not is_demo_host(settings.posthog_host)
+                and normalize_host(host) == normalize_host(settings.posthog_host))
 
 
 def configured_connection(settings: Settings) -> PostHogConnection:
@@ -178,6 +192,31 @@ def content_url(connection: PostHogConnection, kind: str, ref: int | str) -> str
     return f"{base}/project/{connection.project_id}/insights/{ref}"
 
 
+# --- whose connection --------------------------------------------------------------------------------------
+
+
+def _owned_by(workspace_id: int | None):
+    return (PostHogConnection.workspace_id.is_(None) if workspace_id is None
+            else PostHogConnection.workspace_id == workspace_id)
+
+
+async def connections_of(session: AsyncSession, workspace_id: int | None) -> list[PostHogConnection]:
+    """A workspace's connections, or with None the operator's (the command line's), oldest first."""
+    return list((await session.scalars(
+        select(PostHogConnection).where(_owned_by(workspace_id)).order_by(PostHogConnection.id)
+    )).all())
+
+
+async def find_connection(session: AsyncSession, workspace_id: int | None, connection_id: int
+                          ) -> PostHogConnection | None:
+    """The workspace's connection with this id; None for another workspace's, exactly as for an unknown id."""
+    if not 0 < connection_id < 2**31:
+        return None
+    return await session.scalar(
+        select(PostHogConnection).where(PostHogConnection.id == connection_id, _owned_by(workspace_id))
+    )
+
+
 # --- setting a connection up -------------------------------------------------------------------------------
 
 
@@ -211,7 +250,8 @@ async def check_connection(
             return {"host": problem}
     project_id = int(project_text)
     source = open_source(host=host, project_id=project_id, api_key=api_key, timeout=CHECK_ACCESS_SECONDS,
-                         max_retries=0)
+                         max_retries=0, allow_private_hosts=settings.posthog_allow_private_hosts,
+                         max_response_bytes=settings.posthog_max_response_bytes)
     try:
         async with source:
             name = await asyncio.wait_for(source.check_access(), CHECK_ACCESS_SECONDS)
@@ -247,7 +287,8 @@ async def private_host_problem(host: str) -> str | None:
     """Why `host` may not be used: it resolves to an address that is not on the public internet (loopback,
     private, link-local: this server's own network), or it does not resolve. None when it is public.
 
-    The check is at connect time; a name whose DNS later changes to an internal address is not caught."""
+    This tells the person connecting at once; every later request is checked again as it connects
+    (`core.outbound`), so a name whose DNS changes to an internal address is refused then."""
     try:
         parts = urlsplit(host)
         name, port = parts.hostname, parts.port or 443
@@ -262,9 +303,7 @@ async def private_host_problem(host: str) -> str | None:
     except (OSError, TimeoutError, UnicodeError):
         return f"I couldn't find {name}. Check the address."
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            return f"{name} is on a private network ({address}). Use your PostHog's public address."
+        reason = refusal(info[4][0])
+        if reason:
+            return f"{name} resolves to {reason}. Use your PostHog's public address."
     return None

@@ -29,7 +29,7 @@ from core.logs import log_context
 from core.models import Delivery, DeliveryTarget, PostHogConnection, Subscription
 from core.retry import RetryPolicy
 from core.subscriptions import pause, schedule_of
-from posthog_api import ContentRef, Dashboard, Insight, PostHogError
+from posthog_api import ContentRef, Dashboard, Insight, PostHogAddressNotAllowed, PostHogError
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,8 @@ class Pipeline:
                         metrics.posthog_error(exc)
                     log.warning("could not fetch or render %s %s: %s", ref.kind, ref.ref, exc)
                     rendered = Outcome.failed(str(exc) or type(exc).__name__)
+                    if isinstance(exc, PostHogAddressNotAllowed):  # only a changed connection can fix it
+                        rendered.pause_reason = str(exc)
             on_ready(ref, rendered)
 
         await asyncio.gather(*(one(ref) for ref in groups))

@@ -282,7 +282,8 @@ async def test_data_from_a_real_posthog_api_exports_to_csv_and_xlsx_alike(db, tm
             connection = PostHogConnection(name="Acme", host=posthog.url, project_id=2, api_key="phx_x")
             session.add(connection)
             await session.flush()
-        settings = Settings(database_url=db.url, export_dir=tmp_path / "store", export_page_size=5000)
+        settings = Settings(database_url=db.url, export_dir=tmp_path / "store", export_page_size=5000,
+                            posthog_allow_private_hosts=True)
         for fmt in ("csv", "xlsx"):
             request = ExportRequest(kind="events", format=fmt, date_from="-30d", columns=("event", "distinct_id"))
             asset = await export_in_process(db, settings, request, connection.id, out=tmp_path / f"e.{fmt}")

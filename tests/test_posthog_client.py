@@ -31,7 +31,7 @@ def _client(server: PostHogStandIn, **kwargs: object) -> PostHogClient:
     options: dict = {"backoff_base": 0.01, "timeout": 5.0, **kwargs}
     api_key = options.pop("api_key", server.api_key)
     project_id = options.pop("project_id", server.project_id)
-    return PostHogClient(server.url, project_id, api_key, **options)  # type: ignore[arg-type]
+    return PostHogClient(server.url, project_id, api_key, allow_private_hosts=True, **options)  # type: ignore[arg-type]
 
 
 def _line(server: PostHogStandIn) -> dict:
@@ -253,7 +253,8 @@ async def test_connection_refused_is_unavailable() -> None:
     server = PostHogStandIn()
     url = await server.start()
     await server.stop()  # nothing listens on that port any more
-    client = PostHogClient(url, 2, "phx_secret_never_shown", max_retries=1, backoff_base=0.01)
+    client = PostHogClient(url, 2, "phx_secret_never_shown", max_retries=1, backoff_base=0.01,
+                            allow_private_hosts=True)
     try:
         with pytest.raises(PostHogUnavailable) as caught:
             await client.check_access()

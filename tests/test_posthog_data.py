@@ -40,7 +40,7 @@ TODAY = date(2024, 6, 15)  # the demo's today in most demo tests: fixed, so that
 def _client(server: PostHogStandIn, **kwargs: object) -> PostHogClient:
     options: dict = {"backoff_base": 0.01, "timeout": 5.0, **kwargs}
     api_key = options.pop("api_key", server.api_key)
-    return PostHogClient(server.url, server.project_id, api_key, **options)  # type: ignore[arg-type]
+    return PostHogClient(server.url, server.project_id, api_key, allow_private_hosts=True, **options)  # type: ignore[arg-type]
 
 
 async def _all(pages) -> list[RowPage]:
@@ -279,7 +279,8 @@ async def test_the_servers_refusal_of_a_query_is_shown_with_its_detail(posthog_s
 
 
 async def test_another_project_is_refused_naming_the_query_scope(posthog_server: PostHogStandIn) -> None:
-    async with PostHogClient(posthog_server.url, 99, posthog_server.api_key, backoff_base=0.01) as client:
+    async with PostHogClient(posthog_server.url, 99, posthog_server.api_key, backoff_base=0.01,
+                             allow_private_hosts=True) as client:
         with pytest.raises(PostHogPermissionError) as caught:
             await client.query("SELECT 1 FROM events LIMIT 1")
     assert "query:read" in str(caught.value) and posthog_server.api_key not in str(caught.value)
@@ -292,7 +293,7 @@ async def test_data_pages_for_a_stored_connection_uses_the_page_size_of_the_sett
     connection = PostHogConnection(
         name="Acme", host=posthog_server.url, project_id=posthog_server.project_id, api_key=posthog_server.api_key
     )
-    settings = Settings(export_page_size=7)
+    settings = Settings(export_page_size=7, posthog_allow_private_hosts=True)
     pages = await _all(data_pages_for(connection, DataQuery("events", columns=("uuid",)), settings, start_at=3))
     assert [len(p.rows) for p in pages] == [7, 7]
     assert posthog_server.query_offsets() == [3, 10]

@@ -35,7 +35,7 @@ def _standin_connection(server: PostHogStandIn) -> PostHogConnection:
 
 
 def _settings() -> Settings:
-    return Settings(posthog_timeout_seconds=5.0, posthog_max_retries=0)
+    return Settings(posthog_timeout_seconds=5.0, posthog_max_retries=0, posthog_allow_private_hosts=True)
 
 
 def _standin_dashboard(server: PostHogStandIn) -> None:
