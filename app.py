@@ -27,6 +27,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     scheduler of this process last ticked (`/readyz`); None when the process runs no scheduler."""
     from aiohttp import web
 
+    import api
     import bot
     import exports
     import mail
@@ -42,6 +43,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     mail.add_routes(app, database, settings=settings)
     exports.add_routes(app, database, exports.make_storage(settings), settings)
     bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory)
+    api.add_routes(app, database, settings)
     return app
 
 
@@ -106,7 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _register_serve(subparsers: argparse._SubParsersAction) -> None:
-    serve = subparsers.add_parser("serve", help="run the web service (Slack, exporter pages, unsubscribe)")
+    serve = subparsers.add_parser("serve", help="run the web service (Slack, the API, exporter pages, unsubscribe)")
     serve.add_argument("--host", default=None, help="address to listen on (default: HOST)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default: PORT)")
     serve.set_defaults(func=_serve)
@@ -171,6 +173,7 @@ async def run_demo() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `--help` stays fast and one broken capability names itself in the traceback.
+    from api import keys_cli
     from core import cli as core_cli
     from exports import cli as exports_cli
     from render import cli as render_cli
@@ -184,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_demo(subparsers)
-    for module in (subscriptions_cli, exports_cli, scheduler_cli, render_cli, core_cli, doctor):
+    for module in (subscriptions_cli, exports_cli, keys_cli, scheduler_cli, render_cli, core_cli, doctor):
         module.register(subparsers)
     return parser
 

@@ -12,26 +12,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Delivery, DeliveryTarget, ExportedAsset, PostHogConnection, SlackWorkspace, Subscription
-from core.subscriptions import Viewer, can_see
+from core.subscriptions import Viewer, can_see, find_subscription
+from posthog_api import connections_of, find_connection
 
 
 async def get_subscription(
     session: AsyncSession, workspace: SlackWorkspace, subscription_id: int | str | None, viewer: Viewer | None = None
 ):
     """The workspace's subscription, or None: also when `viewer` may not see it (as if it did not exist)."""
-    try:
-        key = int(str(subscription_id).lstrip("#"))
-    except (TypeError, ValueError):
-        return None
-    if not 0 < key < 2**62:
-        return None
-    found = await session.scalar(
-        select(Subscription).where(
-            Subscription.id == key,
-            Subscription.workspace_id == workspace.id,
-            Subscription.deleted_at.is_(None),
-        )
-    )
+    found = await find_subscription(session, workspace.id, subscription_id)
     return found if found is None or viewer is None or can_see(found, viewer) else None
 
 
@@ -51,23 +40,11 @@ async def list_subscriptions(
 
 
 async def list_connections(session: AsyncSession, workspace: SlackWorkspace) -> list[PostHogConnection]:
-    return list(
-        (
-            await session.scalars(
-                select(PostHogConnection)
-                .where(PostHogConnection.workspace_id == workspace.id)
-                .order_by(PostHogConnection.id)
-            )
-        ).all()
-    )
+    return await connections_of(session, workspace.id)
 
 
 async def get_connection(session: AsyncSession, workspace: SlackWorkspace, connection_id: int):
-    return await session.scalar(
-        select(PostHogConnection).where(
-            PostHogConnection.id == connection_id, PostHogConnection.workspace_id == workspace.id
-        )
-    )
+    return await find_connection(session, workspace.id, connection_id)
 
 
 @dataclass

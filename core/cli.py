@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from core import migrations
-from core.schedule_phrases import parse_schedule
+from core.schedule_preview import preview_schedule
 from core.schedules import ScheduleError
 from core.settings import get_settings
-
-_EPSILON = timedelta(microseconds=1)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,33 +47,16 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_from(text: str | None, zone: ZoneInfo) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ScheduleError(f'"{text}" is not an ISO date or time. Try --from 2026-03-20 or 2026-03-20T08:00.') from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)  # a bare --from is read in the schedule's own zone
-    return moment
-
-
 def _schedule(args: argparse.Namespace) -> int:
     try:
-        schedule = parse_schedule(args.rule, args.tz, today=date.today())
-        zone = ZoneInfo(schedule.timezone)
-        after = _parse_from(args.from_, zone)
-        if args.from_:
-            schedule = parse_schedule(args.rule, args.tz, today=after.astimezone(zone).date())
-        # "from" is inclusive: an occurrence exactly at the start time counts.
-        occurrences = schedule.occurrences(after - _EPSILON, max(args.count, 0))
+        preview = preview_schedule(args.rule, args.tz, start=args.from_, count=max(args.count, 0))
     except ScheduleError as exc:
         print(f"error: {exc}")
         return 2
+    schedule, occurrences = preview.schedule, preview.occurrences
     print(schedule.summary())
     for moment in occurrences:
-        local = moment.astimezone(zone)
+        local = preview.local(moment)
         print(f"  {local:%a %Y-%m-%d %H:%M %Z}  =  {moment:%Y-%m-%d %H:%M} UTC")
     if len(occurrences) < args.count:
         print("  (no more occurrences)")

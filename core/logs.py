@@ -6,8 +6,8 @@ for a whole piece of work with `log_context(delivery_id=7, ...)`, so that every 
 the libraries') carries them; the JSON format puts them in their own fields.
 
 `Redact` rewrites every record before any handler writes it: Slack tokens (`xoxb-...`), PostHog personal API keys
-(`phx_...`) and the configured secrets (SECRET_KEY, SMTP password, Slack app secrets, the PostHog API key) become
-`[redacted]`.
+(`phx_...`), this service's API keys (`phe_...`) and the configured secrets (SECRET_KEY, SMTP password, Slack app
+secrets, the PostHog API key) become `[redacted]`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ _PATTERNS = (
     re.compile(r"\bxox[abprse](?:\.xox[abprse])?-[A-Za-z0-9-]+"),  # Slack bot/user/refresh/... tokens
     re.compile(r"\bxapp-[A-Za-z0-9-]+"),  # Slack app-level tokens
     re.compile(r"\bphx_[A-Za-z0-9_]+"),  # PostHog personal API keys
+    re.compile(r"\bphe_[A-Za-z0-9_-]+"),  # our own REST API keys (core/api_keys.py)
 )
 _MIN_SECRET = 6  # a configured "secret" shorter than this would redact ordinary words
 

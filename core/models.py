@@ -1,4 +1,4 @@
-"""The schema: Slack workspaces, PostHog connections, subscriptions, deliveries and exported files.
+"""The schema: Slack workspaces, PostHog connections, subscriptions, deliveries, exported files and API keys.
 
 Times are stored in UTC (`UTCDateTime` hands back aware datetimes on every database). Secrets are stored with
 `EncryptedString`. The schema changes only through Alembic migrations; `tests/test_migrations.py` checks the
@@ -321,3 +321,46 @@ class ExportedAsset(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+# --- API keys ----------------------------------------------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A key to the REST API (`/api/v1`), scoped to one workspace (or, with no workspace, to the operator's own
+    subscriptions and connections: those the command line makes). Only a SHA-256 of the secret is kept; the
+    secret is shown once, when the key is made (core/api_keys.py)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # "phe_" and the secret's first characters
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole secret
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who made it, and so who is told when something made with it pauses (like a subscription's creator).
+    created_by_slack_user: Mapped[str | None] = mapped_column(String(32))
+    created_by_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiIdempotencyRecord(Base):
+    """The answer to a creating API request sent with an `Idempotency-Key`, kept for a day so that a retry gets
+    the same object instead of a second one. `status` is null while the first request is still running."""
+
+    __tablename__ = "api_idempotency_records"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.date_ranges import DateRange, split_date_range
@@ -128,6 +128,29 @@ async def create_subscription(
     session.add(subscription)
     await session.flush()
     return subscription
+
+
+# --- whose subscription -----------------------------------------------------------------------------------
+
+
+def in_workspace(workspace_id: int | None):
+    """The condition that keeps workspaces apart: a workspace's subscriptions, or with None the operator's (those
+    made on the command line), never deleted ones."""
+    owner = Subscription.workspace_id.is_(None) if workspace_id is None else Subscription.workspace_id == workspace_id
+    return and_(owner, Subscription.deleted_at.is_(None))
+
+
+async def find_subscription(session: AsyncSession, workspace_id: int | None, subscription_id: object
+                            ) -> Subscription | None:
+    """The workspace's subscription with this id, or None: an id of another workspace is looked up exactly like
+    an unknown one (or a malformed one, such as "#x" or 0)."""
+    try:
+        key = int(str(subscription_id).lstrip("#"))
+    except (TypeError, ValueError):
+        return None
+    if not 0 < key < 2**31:  # the id columns are 32-bit on PostgreSQL
+        return None
+    return await session.scalar(select(Subscription).where(Subscription.id == key, in_workspace(workspace_id)))
 
 
 # --- who may see a subscription ----------------------------------------------------------------------------

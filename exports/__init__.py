@@ -3,7 +3,7 @@
 The surface other folders use is named here; everything else in `exports/` is its own business.
 """
 
-from .announce import ExportAnnouncer
+from .announce import ExportAnnouncer, download_link
 from .attachments import attachment
 from .expiry import delete_expired
 from .jobs import ExportPolicy, ExportRunner, ExportWorker, claim_exports, is_quick, run_now, start_export
@@ -31,6 +31,7 @@ __all__ = [
     "attachment",
     "claim_exports",
     "delete_expired",
+    "download_link",
     "download_token",
     "download_url",
     "export_date_range",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 
@@ -16,6 +16,20 @@ from core.settings import Settings
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
+
+MAX_LINK_LIFETIME = timedelta(days=7)  # S3's longest presigned link
+
+
+async def download_link(storage: Storage, asset: ExportedAsset, *, now: datetime | None = None
+                        ) -> tuple[str, datetime]:
+    """An expiring link to a ready export's file, and when it expires: with the file (at least a minute from now,
+    an hour when the file has no expiry), and never later than a week from now."""
+    now = now or utcnow()
+    seconds = int(max((asset.expires_at - now).total_seconds(), 60)) if asset.expires_at else 3600
+    seconds = min(seconds, int(MAX_LINK_LIFETIME.total_seconds()))
+    url = await storage.download_url(asset.storage_key, filename=asset.filename, expires_in=seconds)
+    return url, now + timedelta(seconds=seconds)
 
 
 SendToUser = Callable[..., Awaitable[bool]]  # (workspace_id, user_id, text, *, file=(name, bytes)) -> sent
@@ -47,9 +61,7 @@ class ExportAnnouncer:
                 sent = await self.send_to_user(asset.workspace_id, asset.requested_by_slack_user, text,
                                                      file=(asset.filename, data))
             else:
-                seconds = int(max((asset.expires_at - utcnow()).total_seconds(), 60)) if asset.expires_at else 3600
-                link = await self.storage.download_url(asset.storage_key, filename=asset.filename,
-                                                       expires_in=min(seconds, int(timedelta(days=7).total_seconds())))
+                link, _expires = await download_link(self.storage, asset)
                 sent = await self.send_to_user(
                     asset.workspace_id, asset.requested_by_slack_user,
                     f"{text} Download it here (the link expires with the file): {link}",
