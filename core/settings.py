@@ -9,12 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from core.limits import DEFAULT_PER_USER, DEFAULT_PER_WORKSPACE, budgets
 
 
 class Settings(BaseSettings):
@@ -67,30 +64,11 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, gt=0, description="Largest PostHog answer read for one request, in bytes."
     )
 
-    # --- fair limits (core/limits.py) ---
-    rate_limits_per_user: dict[str, int] = Field(
-        default_factory=lambda: dict(DEFAULT_PER_USER),
-        description="Previews, sends now, exports and connection checks one person may ask for per window, as "
-        'JSON; the actions left out keep their default, e.g. `{"preview": 10}`.',
-    )
-    rate_limits_per_workspace: dict[str, int] = Field(
-        default_factory=lambda: dict(DEFAULT_PER_WORKSPACE),
-        description="The same budgets for a whole workspace, as JSON.",
-    )
-    rate_limit_window_seconds: float = Field(60.0, gt=0, description="The window the budgets count over.")
-
     # --- rendering ---
     chromium_path: str = Field("/usr/bin/chromium", description="Chromium binary used for rendering.")
     chromedriver_path: str = Field("/usr/bin/chromedriver", description="ChromeDriver binary.")
     selenium_grid_url: str = Field(
         "", description="A Selenium Grid URL; when set it replaces the local browser pool."
-    )
-    render_page_base_url: str = Field(
-        "",
-        description="Base URL where browsers (the local pool, or the Grid's nodes) fetch this process's exporter "
-        "pages, e.g. `http://10.0.0.7:8000`. `serve` has them on its `HOST` and `PORT`; a `worker` or a command "
-        "serves them on `HOST` at this URL's port (a free one when it names none). Empty: where `serve` listens "
-        "(`PUBLIC_URL` with a Grid), or a loopback port of the renderer's own.",
     )
     render_pool_size: int = Field(
         0, description="Browser sessions kept warm. 0: one per CPU core, at most 4."
@@ -214,21 +192,6 @@ class Settings(BaseSettings):
         65536, ge=1024, description="Largest API request body, in bytes; larger ones are refused with 413."
     )
 
-
-    @field_validator("render_page_base_url")
-    @classmethod
-    def _page_base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        parts = urlsplit(value)
-        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
-            raise ValueError(f"must be an http(s) URL such as http://worker-3.internal, not {value!r}")
-        return value
-
-    @field_validator("rate_limits_per_user", "rate_limits_per_workspace")
-    @classmethod
-    def _budgets(cls, value: dict[str, int], info) -> dict[str, int]:
-        defaults = DEFAULT_PER_USER if info.field_name == "rate_limits_per_user" else DEFAULT_PER_WORKSPACE
-        return budgets(value, defaults)
 
     @model_validator(mode="after")
     def _files_in_var_dir(self) -> Settings:
