@@ -52,7 +52,12 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • `/posthog list` — this channel's subscriptions; `/posthog list all` — every channel's
 • `/posthog send 12` — deliver subscription 12 now
 • `/posthog pause 12`, `/posthog resume 12`, `/posthog unsubscribe 12`
-• `/posthog preview dashboard 42` — see it now, only for you"""
+• `/posthog preview dashboard 42` — see it now, only for you
+
+*API keys* (workspace admins; for the REST API under `/api/v1`, documented at `/api/docs`)
+• `/posthog api-key create "reporting notebook"` — a new key, shown once and only to you; add `read-only` for a \
+key that cannot change anything
+• `/posthog api-key list` — name, prefix, last used; `/posthog api-key revoke phe_AbCdEfGh` (or its name)"""
 
 
 def text_block(text: str) -> Block:

@@ -15,6 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core import api_keys
 from core import subscriptions as lifecycle
 from core.date_ranges import DateRangeError
 from core.delivery import Image
@@ -39,6 +40,7 @@ from .delivery import SlackSender
 from .modals import connect_modal
 from .parsing import (
     EXAMPLE_EMAIL,
+    ApiKeyCommand,
     CommandError,
     Connect,
     Export,
@@ -108,6 +110,9 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
             await _export(command, ack, body, client, workspace, services)
         elif isinstance(command, ListExports):
             await ack(response_type="ephemeral", text=await _my_exports(body.get("user_id", ""), workspace, services))
+        elif isinstance(command, ApiKeyCommand):
+            await ack(response_type="ephemeral",
+                      text=await api_key(command, body.get("user_id", ""), workspace, services, client))
     except CommandError as exc:
         await ack(response_type="ephemeral", text=str(exc))
 
@@ -157,6 +162,46 @@ async def _list(command: ListSubscriptions, ack, body, client: AsyncWebClient, w
     where = "in this workspace" if command.everywhere else "in this channel"
     await ack(response_type="ephemeral", text=f"Subscriptions {where}",
               blocks=blocks.subscription_list(subscriptions, where=where))
+
+
+# --- API keys --------------------------------------------------------------------------------------------
+
+
+async def api_key(command: ApiKeyCommand, user_id: str, workspace: SlackWorkspace, services: BotServices,
+                  client: AsyncWebClient) -> str:
+    """Make, list or revoke the workspace's keys of the REST API (core/api_keys.py: admins only). The new key is
+    in this ephemeral answer only: shown once, to the person who made it."""
+    user = await slack_user(client, user_id)
+    base = services.settings.public_url.rstrip("/")
+    try:
+        async with services.database.transaction() as session:
+            if command.action == "create":
+                made = await api_keys.create_api_key(
+                    session, workspace_id=workspace.id, name=command.argument, read_only=command.read_only,
+                    created_by_slack_user=user_id, creator_is_admin=user.is_admin)
+                return (f"Your new API key “{blocks.escape(made.key.name)}”"
+                        f"{' (read-only)' if made.key.read_only else ''}:\n`{made.secret}`\n"
+                        "Copy it now: it is not shown again, to you or anyone. Send it as `Authorization: Bearer "
+                        f"<key>` to {base}/api/v1 (documented at {base}/api/docs).")
+            if command.action == "list":
+                keys = await api_keys.list_api_keys(session, workspace.id, actor_is_admin=user.is_admin)
+                if not keys:
+                    return "This workspace has no API keys. `/posthog api-key create \"name\"` makes one."
+                lines = [f"• `{k.prefix}…` *{blocks.escape(k.name)}*{' (read-only)' if k.read_only else ''} — "
+                         f"made {k.created_at:%Y-%m-%d}{_by(k.created_by_slack_user)}, "
+                         + (f"last used {k.last_used_at:%Y-%m-%d %H:%M} UTC" if k.last_used_at else "never used")
+                         for k in keys]
+                return "*API keys of this workspace*\n" + "\n".join(lines)
+            key = await api_keys.revoke_api_key(session, workspace.id, command.argument,
+                                                actor_is_admin=user.is_admin)
+            return (f"Revoked the API key “{blocks.escape(key.name)}” (`{key.prefix}…`). It is refused from its "
+                    "next request on.")
+    except api_keys.ApiKeyError as exc:
+        return str(exc)
+
+
+def _by(user_id: str | None) -> str:
+    return f" by <@{user_id}>" if user_id else ""
 
 
 # --- unsubscribe / pause / resume / send (commands and buttons) ------------------------------------------

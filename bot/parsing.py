@@ -95,11 +95,20 @@ class Manage:
     subscription_id: int
 
 
+@dataclass(frozen=True)
+class ApiKeyCommand:
+    """`/posthog api-key create "name" [read-only]`, `api-key list`, `api-key revoke <prefix or name>`."""
+
+    action: str  # create | list | revoke
+    argument: str = ""  # the new key's name, or the key to revoke
+    read_only: bool = False
+
+
 Command = (Help | Connect | Projects | Subscribe | NewSubscription | Preview | Export | ListExports | ListSubscriptions
-           | Manage)
+           | Manage | ApiKeyCommand)
 
 VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "export", "exports", "connect",
-         "projects", "help")
+         "projects", "api-key", "help")
 ALIASES = {
     "sub": "subscribe",
     "unsub": "unsubscribe",
@@ -110,6 +119,9 @@ ALIASES = {
     "projects": "projects",
     "project": "projects",
     "?": "help",
+    "api-keys": "api-key",
+    "apikey": "api-key",
+    "apikeys": "api-key",
 }
 MANAGE_VERBS = ("unsubscribe", "pause", "resume", "send")
 KINDS = {"dashboard": "dashboard", "dashboards": "dashboard", "insight": "insight", "insights": "insight"}
@@ -158,6 +170,8 @@ def parse_command(text: str) -> Command:
         if rest:
             raise CommandError("`/posthog exports` takes nothing after it; it lists your recent exports.")
         return ListExports()
+    if verb == "api-key":
+        return _api_key(rest)
     close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)
     hint = f" Did you mean `/posthog {close[0]}`?" if close else ""
     shown = verb if len(verb) <= 30 else verb[:27] + "..."
@@ -184,6 +198,34 @@ def _list(rest: str) -> ListSubscriptions:
         f"`/posthog list` shows this channel's subscriptions and `/posthog list all` every channel's; "
         f"I don't understand “{rest[:40]}” after it."
     )
+
+
+EXAMPLE_API_KEY = '/posthog api-key create "reporting notebook"'
+_READ_ONLY = re.compile(r"\s+(?:--)?read[- ]?only$", re.IGNORECASE)
+
+
+def _api_key(rest: str) -> ApiKeyCommand:
+    action, _, argument = rest.partition(" ")
+    action, argument = action.lower(), argument.strip()
+    if action in ("create", "new", "make"):
+        read_only = bool(_READ_ONLY.search(argument))
+        name = _READ_ONLY.sub("", argument).strip().strip('"\u201c\u201d\'').strip()
+        if not name:
+            raise CommandError(f"Give the key a name that says what uses it, e.g. `{EXAMPLE_API_KEY}` (add "
+                               "`read-only` for a key that cannot change anything).")
+        return ApiKeyCommand("create", name, read_only)
+    if action in ("list", "ls"):
+        if argument:
+            raise CommandError("`/posthog api-key list` takes nothing after it; it lists this workspace's API keys.")
+        return ApiKeyCommand("list")
+    if action in ("revoke", "delete", "remove"):
+        which = argument.strip('"\u201c\u201d\'').strip()
+        if not which:
+            raise CommandError("Which key? `/posthog api-key revoke phe_AbCdEfGh` (its prefix) or its name; "
+                               "`/posthog api-key list` shows them.")
+        return ApiKeyCommand("revoke", which)
+    raise CommandError(f"`/posthog api-key` creates, lists and revokes keys of the REST API: `{EXAMPLE_API_KEY}`, "
+                       "`/posthog api-key list`, `/posthog api-key revoke <prefix or name>`.")
 
 
 def parse_subscription_id(verb: str, rest: str) -> int:

@@ -31,6 +31,14 @@ class ApiKeyError(ValueError):
     """A key that cannot be made or found as asked; `str()` is the message for the person who asked."""
 
 
+def check_may_manage(is_admin: bool) -> None:
+    """A key reads every subscription of its workspace (email ones too, which otherwise only admins see), so in a
+    workspace only its admins make, list and revoke keys. The command line is the operator's: always allowed."""
+    if not is_admin:
+        raise ApiKeyError("Only workspace admins can manage API keys: a key reads every subscription of the "
+                          "workspace. Ask an admin.")
+
+
 @dataclass(frozen=True)
 class NewApiKey:
     key: ApiKey
@@ -64,12 +72,9 @@ async def create_api_key(
     created_by_email: str | None = None,
     creator_is_admin: bool = True,
 ) -> NewApiKey:
-    """A new key. A key reads every subscription of its workspace (email ones too, which otherwise only admins
-    see), so in a workspace only its admins may make one. Names are unique among a workspace's live keys, so
-    that `revoke NAME` means one key."""
-    if not creator_is_admin:
-        raise ApiKeyError("Only workspace admins can create API keys: a key reads every subscription of the "
-                          "workspace. Ask an admin.")
+    """A new key, made by an admin (`check_may_manage`). Names are unique among a workspace's live keys, so that
+    `revoke NAME` means one key."""
+    check_may_manage(creator_is_admin)
     name = " ".join(name.split())
     if not name:
         raise ApiKeyError("Give the key a name that says what uses it, e.g. “ci” or “reporting notebook”.")
@@ -91,16 +96,20 @@ async def create_api_key(
     return NewApiKey(key, secret)
 
 
-async def list_api_keys(session: AsyncSession, workspace_id: int | None) -> list[ApiKey]:
+async def list_api_keys(session: AsyncSession, workspace_id: int | None, *, actor_is_admin: bool = True
+                        ) -> list[ApiKey]:
     """The live (not revoked) keys of a workspace, or of the operator when `workspace_id` is None."""
+    check_may_manage(actor_is_admin)
     return list((await session.scalars(
         select(ApiKey).where(_scope(workspace_id), ApiKey.revoked_at.is_(None)).order_by(ApiKey.id)
     )).all())
 
 
-async def revoke_api_key(session: AsyncSession, workspace_id: int | None, which: str) -> ApiKey:
+async def revoke_api_key(session: AsyncSession, workspace_id: int | None, which: str, *,
+                         actor_is_admin: bool = True) -> ApiKey:
     """Revoke a live key of this workspace named by its prefix (as lists show it) or its name. It is refused on
     its next request."""
+    check_may_manage(actor_is_admin)
     which = " ".join(which.split())
     if not which:
         raise ApiKeyError("Which key? Give its prefix (phe_...) or its name; `list` shows them.")
