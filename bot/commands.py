@@ -19,6 +19,7 @@ from core import api_keys
 from core import subscriptions as lifecycle
 from core.date_ranges import DateRangeError
 from core.delivery import Image
+from core.limits import RateLimited
 from core.models import SlackWorkspace, utcnow
 from core.recipients import RecipientError, check_recipients
 from core.schedules import ScheduleError, canonical_timezone
@@ -236,6 +237,10 @@ async def manage(action: str, subscription_id: int | str, user_id: str, workspac
                 f"{blocks.local_time(subscription.next_delivery_at, subscription.timezone)}."
             )
         if action == "send":
+            try:
+                services.limits.take("send", workspace=workspace.id, user=user_id)
+            except RateLimited as exc:
+                return str(exc)
             _delivery, created = await lifecycle.request_delivery_now(session, subscription)
             if not created:
                 return f"{name} is already on its way to {where}."
@@ -449,6 +454,7 @@ async def _export(command: Export, ack, body, client: AsyncWebClient, workspace:
             kind=command.kind, ref=command.ref, format=command.format, where=command.where,
             date_from=period.date_from if period else None, date_to=period.date_to if period else None,
         )
+        services.limits.take("export", workspace=workspace.id, user=body.get("user_id", ""))
         # Whether the requester is a guest matters for raw data only (exports' rule); ask Slack only then.
         requester = await slack_user(client, body.get("user_id", "")) if request.is_data else None
         async with services.database.transaction() as session:
@@ -457,6 +463,8 @@ async def _export(command: Export, ack, body, client: AsyncWebClient, workspace:
                                        requester_is_guest=bool(requester and requester.is_guest))
     except ExportError as exc:
         raise CommandError(f"{exc} Nothing was exported.") from None
+    except RateLimited as exc:
+        raise CommandError(str(exc)) from None
     what = f"{command.kind} {command.ref}".strip()
     span = f" over the {period.label.lower()}" if period else ""
     await ack(response_type="ephemeral", text=(
@@ -504,8 +512,13 @@ async def _preview(command: Preview, ack, body, respond, client: AsyncWebClient,
         return
     async with services.database.session() as session:
         connection = choose_connection(await store.list_connections(session, workspace), command.project)
-    await ack(response_type="ephemeral", text=f"Rendering {command.kind} {command.ref}…")
     user_id = body.get("user_id", "")
+    try:
+        services.limits.take("preview", workspace=workspace.id, user=user_id)
+    except RateLimited as exc:
+        await ack(response_type="ephemeral", text=str(exc))
+        return
+    await ack(response_type="ephemeral", text=f"Rendering {command.kind} {command.ref}…")
     try:
         content = await fetch_content(services, connection, command.kind, command.ref)
         images = await render_images(services, command.kind, content)

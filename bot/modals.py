@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from core.date_ranges import DateRange, DateRangeError, parse_date_range
+from core.limits import RateLimited
 from core.models import PostHogConnection, Subscription
 from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
@@ -81,6 +82,10 @@ def _value(values: dict, block_id: str) -> Any:
 async def connect_submission(view: dict, user_id: str, workspace, services) -> dict[str, str] | PostHogConnection:
     """Field errors, or the saved connection."""
     values = view.get("state", {}).get("values", {})
+    try:
+        services.limits.take("connect", workspace=workspace.id, user=user_id)
+    except RateLimited as exc:
+        return {"host": str(exc)}
     checked = await check_connection(
         _value(values, "host") or "", _value(values, "project_id") or "", _value(values, "api_key") or "",
         services.settings,

@@ -1,12 +1,14 @@
-"""What the Slack handlers share: the database, settings, the installation store and the renderer factory."""
+"""What the Slack handlers share: the database, settings, the installation store, the renderer factory and the
+process's fair limits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.db import Database
+from core.limits import RateLimiter
 from core.models import PostHogConnection, SlackWorkspace
 from core.settings import Settings
 
@@ -25,6 +27,11 @@ class BotServices:
     settings: Settings
     installation_store: DatabaseInstallationStore
     renderer_factory: Callable[[], Any] | None = None
+    limits: RateLimiter | None = field(default=None)  # shared with the other doors of the process when given
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            self.limits = RateLimiter.from_settings(self.settings)
 
     async def workspace(self, team_id: str | None) -> SlackWorkspace | None:
         async with self.database.session() as session:

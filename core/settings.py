@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.limits import DEFAULT_PER_USER, DEFAULT_PER_WORKSPACE, budgets
 
 
 class Settings(BaseSettings):
@@ -63,6 +65,18 @@ class Settings(BaseSettings):
     posthog_max_response_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="Largest PostHog answer read for one request, in bytes."
     )
+
+    # --- fair limits (core/limits.py) ---
+    rate_limits_per_user: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PER_USER),
+        description="Previews, sends now, exports and connection checks one person may ask for per window, as "
+        'JSON; the actions left out keep their default, e.g. `{"preview": 10}`.',
+    )
+    rate_limits_per_workspace: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PER_WORKSPACE),
+        description="The same budgets for a whole workspace, as JSON.",
+    )
+    rate_limit_window_seconds: float = Field(60.0, gt=0, description="The window the budgets count over.")
 
     # --- rendering ---
     chromium_path: str = Field("/usr/bin/chromium", description="Chromium binary used for rendering.")
@@ -192,6 +206,12 @@ class Settings(BaseSettings):
         65536, ge=1024, description="Largest API request body, in bytes; larger ones are refused with 413."
     )
 
+
+    @field_validator("rate_limits_per_user", "rate_limits_per_workspace")
+    @classmethod
+    def _budgets(cls, value: dict[str, int], info) -> dict[str, int]:
+        defaults = DEFAULT_PER_USER if info.field_name == "rate_limits_per_user" else DEFAULT_PER_WORKSPACE
+        return budgets(value, defaults)
 
     @model_validator(mode="after")
     def _files_in_var_dir(self) -> Settings:

@@ -82,6 +82,17 @@ def _ids_of(items: list[tuple[Job, DeliveryTarget, Rendered]]) -> dict[str, obje
     return ids
 
 
+def _by_turns(groups: dict[ContentRef, list[Job]]) -> list[ContentRef]:
+    """The contents of a run, workspaces taking turns: the first content of each workspace, then the second of
+    each... so that a workspace with 500 dashboards due does not keep another's one waiting for the renderer
+    (the render slots are taken in this order)."""
+    queues: dict[int | None, list[ContentRef]] = defaultdict(list)
+    for ref, jobs in groups.items():
+        queues[jobs[0].subscription.workspace_id].append(ref)
+    turns = max((len(q) for q in queues.values()), default=0)
+    return [q[turn] for turn in range(turns) for q in queues.values() if turn < len(q)]
+
+
 def report_for(subscription: Subscription, address: str, rendered: Rendered) -> Report:
     return Report(
         subscription=subscription,
@@ -214,7 +225,7 @@ class Pipeline:
                         rendered.pause_reason = str(exc)
             on_ready(ref, rendered)
 
-        await asyncio.gather(*(one(ref) for ref in groups))
+        await asyncio.gather(*(one(ref) for ref in _by_turns(groups)))
 
     async def _connection(self, connection_id: int) -> PostHogConnection:
         async with self.database.session() as session:

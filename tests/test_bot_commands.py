@@ -329,6 +329,7 @@ async def test_two_send_now_clicks_at_once_make_one_delivery(env, db, monkeypatc
     from bot import commands
     from bot.installation_store import find_workspace
     from core import subscriptions as lifecycle
+    from core.limits import RateLimiter
 
     await env.driver.command("connect demo")
     first = await _subscribe(env)
@@ -345,6 +346,7 @@ async def test_two_send_now_clicks_at_once_make_one_delivery(env, db, monkeypatc
 
     class Services:
         database = db
+        limits = RateLimiter({}, {}, 60.0)
 
     replies = await asyncio.gather(*(commands.manage("send", first, "U1", workspace, Services) for _ in range(2)))
     assert sorted(reply.split()[0] for reply in replies) == [f"#{first}", "Sending"]  # "#1 ... already on its way"

@@ -366,6 +366,31 @@ async def test_transient_failures_are_retried_and_delivered_once(env: Env) -> No
         assert [(t.status, t.error) for t in delivery.targets] == [("sent", None)]
 
 
+async def test_workspaces_take_turns_at_the_renderer(env: Env) -> None:
+    """One workspace with six contents due and another with one: with one render slot, the second workspace's
+    content is drawn second, not seventh."""
+    busy = [await env.subscribe(content_type="insight", ref=str(ref), channel="C1") for ref in range(1001, 1007)]
+    await install_workspace(env.db, env.slack, team="T2", token="xoxb-t2-token")
+    async with env.db.transaction() as session:
+        other = await find_workspace(session, "T2")
+        connection = await demo_connection(session, other.id)
+        quiet = await create_subscription(
+            session, connection=connection, content_type="dashboard", content_ref=DASHBOARD,
+            schedule=parse_schedule("daily at 9:00", "UTC", today=env.clock().date()), target_type="slack",
+            slack_channel_id="C9", workspace_id=other.id, created_by_slack_user=CREATOR, now=env.clock(),
+        )
+        quiet_connection = connection.id
+    env.service.pipeline.content_concurrency = 1
+
+    env.clock.set(NINE)
+    assert len(await env.run_tick()) == len(busy) + 1
+
+    drawn = [(ref.connection_id, ref.ref) for ref in env.service.pipeline.load_content.loaded]
+    assert len(drawn) == len(busy) + 1
+    assert drawn.index((quiet_connection, DASHBOARD)) == 1
+    assert [d.status for d in await env.deliveries(quiet.id)] == ["succeeded"]
+
+
 async def test_log_lines_of_a_send_carry_its_delivery_subscription_workspace_and_target(env: Env) -> None:
     env.smtp.script("ada@example.com", "451 4.3.0 Mailbox busy, try later")
     email_sub = await env.subscribe(recipients=["ada@example.com"])
