@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,13 @@ class Settings(BaseSettings):
     chromedriver_path: str = Field("/usr/bin/chromedriver", description="ChromeDriver binary.")
     selenium_grid_url: str = Field(
         "", description="A Selenium Grid URL; when set it replaces the local browser pool."
+    )
+    render_page_base_url: str = Field(
+        "",
+        description="Base URL where browsers (the local pool, or the Grid's nodes) fetch this process's exporter "
+        "pages, e.g. `http://10.0.0.7`. Without a port: `PORT` for `serve`; a `worker` or a command serves its "
+        "pages on `HOST` at this URL's port or a free one. Empty: where `serve` listens (`PUBLIC_URL` with a Grid), "
+        "or a loopback port.",
     )
     render_pool_size: int = Field(
         0, description="Browser sessions kept warm. 0: one per CPU core, at most 4."
@@ -206,6 +214,15 @@ class Settings(BaseSettings):
         65536, ge=1024, description="Largest API request body, in bytes; larger ones are refused with 413."
     )
 
+
+    @field_validator("render_page_base_url")
+    @classmethod
+    def _page_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"must be an http(s) URL such as http://worker-3.internal, not {value!r}")
+        return value
 
     @field_validator("rate_limits_per_user", "rate_limits_per_workspace")
     @classmethod

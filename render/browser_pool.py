@@ -21,16 +21,19 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.common.print_page_options import PrintOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.support.ui import WebDriverWait
 
 from core import metrics
@@ -57,6 +60,16 @@ CHROMIUM_FLAGS = [
 ]
 WAIT_SLICE_MS = 250  # one readiness long-poll inside the page; WebDriverWait repeats it until the time-out
 START_TIMEOUT_SECONDS = 30.0
+# On a Selenium Grid the browser is behind two hops (hub, node), and a node can die or hang at any moment:
+# * a new session is asked for until this long has passed. A node that died is still offered new sessions until
+#   the hub's health check finds it down (every `--healthcheck-interval` seconds: 120 by default, 10 at least), and
+#   each of those requests fails at once; the next ones land on a live node.
+# * any other command gives up after this long (the longest legitimate ones, a page load and a readiness slice,
+#   are bounded at START_TIMEOUT_SECONDS by the browser itself), so a hung node cannot hold a render forever;
+# * releasing a session is a courtesy to the Grid: it waits little, and never holds up a render.
+GRID_SESSION_WAIT_SECONDS = 60.0
+GRID_COMMAND_TIMEOUT_SECONDS = 60.0
+GRID_RELEASE_TIMEOUT_SECONDS = 5.0
 
 
 # --- Browsers die with the process that started them -------------------------------------------------------------
@@ -272,11 +285,17 @@ class BrowserSession:
         self._shell_url = config.base_url.rstrip("/") + shell_path
         self._metrics: tuple[int, float] | None = None
         self._profile_dir = None if config.grid_url else tempfile.mkdtemp(prefix="posthog-exports-chromium-")
+        self._grid_client: ClientConfig | None = None
         self.driver = self._start_driver()
         try:
             self._load_shell()
-        except Exception:
+        except Exception as exc:
             self.quit()
+            if self.remote:
+                raise BrowserCrashed(
+                    f"A browser of the Selenium Grid could not open {self._shell_url} ({_first_line(exc)}); "
+                    "the Grid's nodes must reach this address (RENDER_PAGE_BASE_URL)."
+                ) from exc
             raise
 
     def _start_driver(self) -> webdriver.Remote:
@@ -284,12 +303,36 @@ class BrowserSession:
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         if self.config.grid_url:
-            executor = ChromiumRemoteConnection(self.config.grid_url, "goog", "chrome")
-            return webdriver.Remote(command_executor=executor, options=options)
+            # The node knows where its Chromium and chromedriver are (its stereotype): none of our paths apply.
+            return self._start_remote(options)
         options.binary_location = self.config.chromium_path
         options.add_argument(f"--user-data-dir={self._profile_dir}")
         # Giving the driver's path keeps Selenium Manager from running (it would try to download one).
         return webdriver.Chrome(service=_BoundService(self.config.chromedriver_path), options=options)
+
+    def _start_remote(self, options: Options) -> webdriver.Remote:
+        deadline = time.monotonic() + GRID_SESSION_WAIT_SECONDS
+        delay = 0.25
+        while True:
+            # The new-session request may wait in the hub's queue for a free slot: at most until the deadline.
+            client = ClientConfig(self.config.grid_url, timeout=max(1.0, deadline - time.monotonic()))
+            executor = ChromiumRemoteConnection(self.config.grid_url, "goog", "chrome", client_config=client)
+            try:
+                driver = webdriver.Remote(command_executor=executor, options=options)
+            except (WebDriverException, urllib3.exceptions.HTTPError, OSError) as exc:
+                executor.close()
+                if time.monotonic() + delay >= deadline:
+                    raise BrowserCrashed(
+                        f"The Selenium Grid at {self.config.grid_url} gave no browser session within "
+                        f"{GRID_SESSION_WAIT_SECONDS:g}s: {_first_line(exc)}"
+                    ) from exc
+                log.info("the Selenium Grid gave no session (%s); asking again in %gs", _first_line(exc), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+                continue
+            client.timeout = GRID_COMMAND_TIMEOUT_SECONDS
+            self._grid_client = client
+            return driver
 
     def _load_shell(self) -> None:
         self.driver.set_script_timeout(WAIT_SLICE_MS / 1000 + 30)
@@ -377,14 +420,21 @@ class BrowserSession:
         )
         return base64.b64decode(result["data"])
 
+    @property
+    def remote(self) -> bool:
+        return bool(self.config.grid_url)
+
     def quit(self) -> None:
+        """End the session: the browser and its driver locally; on a Grid, release the session (and its slot)."""
         if self._quit:
             return
         self._quit = True
+        if self._grid_client is not None:
+            self._grid_client.timeout = GRID_RELEASE_TIMEOUT_SECONDS
         try:
             self.driver.quit()
         except Exception as exc:  # a crashed browser cannot say goodbye; the service is stopped anyway
-            log.debug("quitting a browser session failed: %s", exc)
+            log.debug("quitting a browser session failed: %s", _first_line(exc))
             service = getattr(self.driver, "service", None)
             if service is not None:
                 try:
@@ -421,7 +471,9 @@ class BrowserPool:
         failures = [s for s in sessions if isinstance(s, BaseException)]
         if failures:
             await self.close()
-            raise BrowserCrashed(f"Chromium could not start: {failures[0]}") from failures[0]
+            if isinstance(failures[0], BrowserCrashed):  # it says what failed
+                raise failures[0]
+            raise BrowserCrashed(f"Chromium could not start: {_first_line(failures[0])}") from failures[0]
         for session in sessions:
             assert isinstance(session, BrowserSession)
             self._idle.put_nowait(session)
@@ -450,8 +502,9 @@ class BrowserPool:
             except RenderError:
                 raise
             except Exception as exc:
-                # A dead session (browser killed, driver gone): replace it and try once more.
-                log.warning("browser session failed (%s); replacing it and retrying once", exc)
+                # A dead session (browser killed, driver gone, Grid node lost): replace it and try once more;
+                # on a Grid the new session is asked of the hub, which gives one on a live node.
+                log.warning("browser session failed (%s); replacing it and retrying once", _first_line(exc))
                 session = self._replace_or_fail(session)
                 try:
                     return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf)
@@ -459,7 +512,8 @@ class BrowserPool:
                     raise
                 except Exception as retry_exc:
                     session.broken = True
-                    raise BrowserCrashed(f"The browser failed twice while rendering: {retry_exc}") from retry_exc
+                    message = f"The browser failed twice while rendering: {_first_line(retry_exc)}"
+                    raise BrowserCrashed(message) from retry_exc
         finally:
             self._hand_back(session)
 
@@ -501,8 +555,10 @@ class BrowserPool:
     def _replace_or_fail(self, old: BrowserSession) -> BrowserSession:
         try:
             return self._replace(old)
+        except BrowserCrashed:  # it says what failed
+            raise
         except Exception as exc:
-            raise BrowserCrashed(f"Chromium could not start: {exc}") from exc
+            raise BrowserCrashed(f"Chromium could not start: {_first_line(exc)}") from exc
 
     def _replace(self, old: BrowserSession) -> BrowserSession:
         """Quit `old` and start a new session; if that fails, `old` stays marked broken for a later try."""
@@ -511,7 +567,11 @@ class BrowserPool:
         with self._lock:
             if old in self._sessions:
                 self._sessions.remove(old)
-        old.quit()
+        if old.remote:
+            # Its node may be dead or hung: the Grid gets the session back when it can, while we carry on.
+            threading.Thread(target=old.quit, name="grid-session-release", daemon=True).start()
+        else:
+            old.quit()
         try:
             # The gauge counts a recycle as a swap: it moves only if the new session fails to start.
             return self._new_session()
@@ -529,6 +589,13 @@ class BrowserPool:
             self._sessions.clear()
             metrics.BROWSER_POOL_SIZE.set(0)
         await asyncio.gather(*(asyncio.to_thread(s.quit) for s in sessions))
+
+
+def _first_line(exc: BaseException) -> str:
+    """WebDriver errors carry the remote end's stack trace and host details after their first line."""
+    text = str(exc).strip()
+    text = text.removeprefix("Message: ").strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def default_pool_size(configured: int) -> int:

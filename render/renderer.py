@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -67,21 +68,31 @@ class Renderer:
         await self.close()
 
     async def start(self) -> None:
+        page_base = self.settings.render_page_base_url  # where browsers fetch our pages, when not loopback
         if self._app is None:
             app = web.Application()
             self._store = add_routes(app)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
+            # Loopback serves a browser on this machine; browsers elsewhere (Grid nodes) need RENDER_PAGE_BASE_URL,
+            # and then the pages are served on HOST, at that URL's port or a free one.
+            host, port = (self.settings.host, urlsplit(page_base).port or 0) if page_base else ("127.0.0.1", 0)
+            site = web.TCPSite(self._runner, host, port)
+            try:
+                await site.start()
+            except OSError as exc:
+                await self.close()
+                raise RenderError(f"The renderer's page server cannot listen on {host}:{port}: {exc}") from exc
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self._base_url = f"http://127.0.0.1:{port}"
+            self._base_url = _with_port(page_base, port) if page_base else f"http://127.0.0.1:{port}"
         else:
             if PAGE_STORE not in self._app:
                 raise RuntimeError("Call render.add_routes(app) before creating a Renderer on that app.")
             self._store = self._app[PAGE_STORE]
-            if self._base_url is None:
-                self._base_url = self.settings.public_url
+            # The operator may name the address browsers reach (at the service's PORT unless it names one).
+            self._base_url = _with_port(page_base, self.settings.port) if page_base else (
+                self._base_url or self.settings.public_url
+            )
         config = PoolConfig(
             base_url=self._base_url or "",
             size=self._pool_size,
@@ -205,3 +216,12 @@ class Renderer:
         if not 0.5 <= scale <= 4:
             raise RenderError(f"Scale must be between 0.5 and 4, not {scale:g}.")
         return scale
+
+
+def _with_port(base_url: str, port: int) -> str:
+    """`base_url` as given when it names a port, else with `port` (the one the page server got)."""
+    parts = urlsplit(base_url)
+    if parts.port is not None:
+        return base_url
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return urlunsplit((parts.scheme, f"{host}:{port}", parts.path, "", ""))
