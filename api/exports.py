@@ -46,6 +46,8 @@ async def create_export(call: Call) -> Reply:
         )
         async with call.database.transaction() as session:
             connection = await choose_connection(session, call, body.connection_id)
+            request.validate()  # a request that cannot be made costs nothing of the budget
+            call.take("export")
             row = await start_export(session, request, connection=connection, workspace_id=call.workspace_id)
             out = export_out(row)
     except ExportError as exc:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from core import api_keys
 from core.db import Database
+from core.limits import RateLimited, RateLimiter
 from core.settings import Settings
 
 from .idempotency import Idempotency
@@ -55,12 +56,24 @@ class Call:
     body: Any = None
     given: set[str] = field(default_factory=set)  # the body's fields that were sent (PATCH: absent = unchanged)
 
+    limits: RateLimiter | None = None
+
     @property
     def workspace_id(self) -> int | None:
         return self.key.workspace_id
 
+    def take(self, action: str) -> None:
+        """Count one costly action (send, export, connect) against the fair limits every door shares
+        (core/limits.py), the key standing for the person; 429 when the budget is spent."""
+        if self.limits is None:
+            return
+        try:
+            self.limits.take(action, workspace=self.workspace_id, user=f"api-key:{self.key.id}")
+        except RateLimited as exc:
+            raise ApiProblem(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 
-class RateLimiter:
+
+class RequestRate:
     """A token bucket per key: `per_minute` requests a minute, as a burst or spread out. Per process: N `serve`
     processes behind a load balancer allow up to N times as much."""
 
@@ -83,10 +96,11 @@ class RateLimiter:
 
 
 class Pipeline:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, limits: RateLimiter | None = None) -> None:
         self.database = database
         self.settings = settings
-        self.limiter = RateLimiter(settings.api_rate_limit_per_minute)
+        self.limits = limits if limits is not None else RateLimiter.from_settings(settings)
+        self.rate = RequestRate(settings.api_rate_limit_per_minute)
         self.idempotency = Idempotency(database)
 
     def handler(self, op: Operation):
@@ -103,10 +117,10 @@ class Pipeline:
 
     async def _handle(self, op: Operation, request: web.Request) -> web.StreamResponse:
         key = await self.authenticate(request)
-        self.limiter.take(key.id)
+        self.rate.take(key.id)
         if op.writes and key.read_only:
             raise ApiProblem(403, f"The API key “{key.name}” is read-only: it cannot change anything.")
-        call = Call(request, self.database, self.settings, key, self._path(op, request))
+        call = Call(request, self.database, self.settings, key, self._path(op, request), limits=self.limits)
         if op.query is not None:
             try:
                 call.query = op.query.model_validate(dict(request.query))

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from core.db import Database
+from core.limits import RateLimiter
 from core.settings import Settings
 
 from . import connections, exports, schedules, subscriptions
@@ -50,9 +51,11 @@ async def problems_for_unknown_routes(request: web.Request, handler):
             405, f"{request.method} is not allowed here.", headers={"Allow": ", ".join(sorted(exc.allowed_methods))}))
 
 
-def add_routes(app: web.Application, database: Database, settings: Settings) -> None:
+def add_routes(app: web.Application, database: Database, settings: Settings, *, limits: RateLimiter | None = None
+               ) -> None:
+    """Mount the API; `limits` is the process's fair limits, shared with the other doors when given."""
     registry = build_registry()
-    pipeline = Pipeline(database, settings)
+    pipeline = Pipeline(database, settings, limits)
     document = json.dumps(openapi_document(registry)).encode()
     api = web.Application(middlewares=[problems_for_unknown_routes])
     for op in registry.operations:

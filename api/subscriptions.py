@@ -275,6 +275,7 @@ def delivery_out(row: DeliveryRow, targets: list[TargetRow]) -> schemas.Delivery
 async def send_now(call: Call) -> Reply:
     async with call.database.transaction() as session:
         row = await _subscription(session, call)
+        call.take("send")
         delivery, created = await lifecycle.request_delivery_now(session, row)
         out = delivery_out(delivery, [])
     return Reply(202 if created else 200, out)
@@ -355,7 +356,7 @@ def register(registry: Registry) -> None:
         "POST", one + "/deliveries", "sendSubscriptionNow", "Deliver a subscription now", tag, send_now,
         [Outcome(202, "A delivery is due now; a worker sends it within moments.", schemas.Delivery),
          Outcome(200, "A delivery asked for by hand is already on its way; this is it.", schemas.Delivery)],
-        writes=True))
+        writes=True, description="Counts against the fair limits on sends (RATE_LIMITS_*), as Slack's Send now does."))
     registry.add(Operation(
         "GET", one + "/deliveries", "listSubscriptionDeliveries", "Delivery history", tag, list_deliveries,
         [Outcome(200, "A page of deliveries, newest first, with each target's outcome.",
