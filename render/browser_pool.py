@@ -292,9 +292,10 @@ class BrowserSession:
         except Exception as exc:
             self.quit()
             if self.remote:
+                unreachable = "net::ERR_" in str(exc)  # the browser's own network error, not the Grid's
                 raise BrowserCrashed(
-                    f"A browser of the Selenium Grid could not open {self._shell_url} ({_first_line(exc)}); "
-                    "the Grid's nodes must reach this address (RENDER_PAGE_BASE_URL)."
+                    f"A browser of the Selenium Grid could not open {self._shell_url} ({_first_line(exc)})"
+                    + ("; the Grid's nodes must reach this address (RENDER_PAGE_BASE_URL)." if unreachable else ".")
                 ) from exc
             raise
 

@@ -155,7 +155,7 @@ def _grid_server() -> tuple[str, Path]:
             what for what, absent in [("Java (openjdk-17-jre-headless)", java is None),
                                       (f"the Selenium Grid server jar in {GRID_DIR}", not jars)] if absent
         )
-        pytest.fail(f"{missing} missing: run `make setup`, which installs them", pytrace=False)
+        pytest.fail(f"The Grid tests need {missing}: run `make setup`, which installs them.", pytrace=False)
     return java, jars[-1]
 
 
