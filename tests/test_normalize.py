@@ -78,7 +78,7 @@ def test_trends_line_has_x_labels_and_values() -> None:
 
 def test_trends_multi_series_and_explicit_dates() -> None:
     insight = normalize_insight(load_fixture("trendsLineMulti"))
-    assert [s.label for s in insight.series] == ["$pageview", "$rageclick", "All events"]
+    assert [s.label for s in insight.series] == ["Pageview", "Rageclick", "All events"]  # PostHog names its own events
     assert insight.date_range == "From 2023-07-03 to 2023-07-10"
 
 
@@ -98,7 +98,7 @@ def test_area_keeps_negative_values() -> None:
 
 def test_pie_uses_result_labels_and_aggregates() -> None:
     insight = normalize_insight(load_fixture("trendsPie"))
-    assert [(s.label, s.aggregated_value) for s in insight.series] == [("$pageview", 47258), ("$pagechew", 3258)]
+    assert [(s.label, s.aggregated_value) for s in insight.series] == [("Pageview", 47258), ("$pagechew", 3258)]
     assert insight.name == "Pageview count"  # name is null
 
 

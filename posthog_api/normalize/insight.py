@@ -1,0 +1,100 @@
+"""One insight payload -> `Insight`: identity, chart definition, date range, then its family's reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..content import ChartKind, Insight
+from ..daterange import describe_date_range
+from ..errors import PostHogPayloadError
+from . import spec as specs
+from .readers import Shape, text
+from .registry import READERS
+
+UNTITLED = "Untitled insight"
+
+
+def identity(payload: object, what: str) -> tuple[dict[str, Any], int]:
+    if not isinstance(payload, dict):
+        raise PostHogPayloadError(f"PostHog returned {type(payload).__name__} where {what} object was expected.")
+    raw_id = payload.get("id")
+    if isinstance(raw_id, str) and raw_id.isascii() and raw_id.isdigit():
+        raw_id = int(raw_id)
+    if not isinstance(raw_id, int) or isinstance(raw_id, bool):
+        raise PostHogPayloadError(f"PostHog returned an object without a numeric id where {what} was expected.")
+    return payload, raw_id
+
+
+def link(base_url: str, project_id: int | None, path: str) -> str:
+    if not base_url:
+        return ""
+    base = base_url.rstrip("/")
+    # Without a project PostHog's /insights/<short_id> and /dashboard/<id> redirect to the current project.
+    return f"{base}/project/{project_id}/{path}" if project_id is not None else f"{base}/{path}"
+
+
+def normalize_insight(
+    payload: object,
+    *,
+    base_url: str = "",
+    project_id: int | None = None,
+    date_override: tuple[object, object] | None = None,
+) -> Insight:
+    """One insight payload (GET /api/projects/{pid}/insights/{id}/) -> `Insight`. `date_override`: the
+    (date_from, date_to) it was asked for with (`filters_override`), which its date range then says."""
+    data, insight_id = identity(payload, "an insight")
+    short_id = data.get("short_id") if isinstance(data.get("short_id"), str) else ""
+    name = text(data.get("name")) or text(data.get("derived_name")) or UNTITLED
+    insight = Insight(
+        id=insight_id,
+        short_id=short_id,
+        name=name.strip(),
+        kind=ChartKind.UNSUPPORTED,
+        description=data.get("description") if isinstance(data.get("description"), str) else "",
+        last_refresh=text(data.get("last_refresh")),
+        url=link(base_url, project_id, f"insights/{short_id}") if short_id else "",
+    )
+
+    query, filters = data.get("query"), data.get("filters")
+    if isinstance(query, dict) and query.get("kind"):
+        spec = specs.from_query(query)
+    elif isinstance(filters, dict) and filters:
+        spec = specs.from_filters(filters)
+    else:
+        insight.unsupported_reason = "This insight has no chart definition (neither a query nor filters)."
+        return insight
+    if spec.unsupported:
+        insight.unsupported_reason = spec.unsupported
+        return insight
+
+    insight.interval = spec.interval
+    if spec.insight_type != "SQL":
+        date_from, date_to = date_override or (spec.date_from, spec.date_to)
+        insight.date_range = describe_date_range(date_from, date_to)
+
+    result = data["result"] if "result" in data else data.get("results")
+    if result is None:
+        insight.unsupported_reason = (
+            "PostHog has not calculated this insight yet. Open it in PostHog to refresh it, then try again."
+        )
+        return insight
+
+    try:
+        READERS[spec.insight_type](insight, data, result, spec)
+    except Shape as exc:
+        return Insight(
+            id=insight.id,
+            short_id=insight.short_id,
+            name=insight.name,
+            kind=ChartKind.UNSUPPORTED,
+            description=insight.description,
+            date_range=insight.date_range,
+            interval=insight.interval,
+            last_refresh=insight.last_refresh,
+            url=insight.url,
+            unsupported_reason=(
+                f"PostHog returned results for this {specs.TYPE_WORDS[spec.insight_type]} insight in a shape we "
+                f"cannot read ({exc})."
+            ),
+        )
+    return insight

@@ -1,0 +1,27 @@
+"""Retention results: one cohort row per start period, with the count still active each period after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..content import ChartKind, Insight, RetentionRow
+from .readers import as_list, integer, obj, text
+from .spec import Spec
+
+
+def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
+    insight.kind = ChartKind.RETENTION
+    insight.retention_period = spec.retention_period
+    for index, item in enumerate(as_list(result, "a list of cohorts")):
+        raw = obj(item, "each cohort to be an object")
+        cells = as_list(raw.get("values", []), "a list of retention values")
+        counts = [integer(c.get("count") if isinstance(c, dict) else c) for c in cells]
+        date = raw.get("date")
+        insight.retention.append(
+            RetentionRow(
+                label=text(raw.get("label")) or f"{spec.retention_period} {index}",
+                date=date[:10] if isinstance(date, str) else "",
+                cohort_size=counts[0] if counts else 0,
+                counts=counts,
+            )
+        )

@@ -1,0 +1,56 @@
+"""SQL (HogQL) insights: rows and columns, drawn as a table or, with a chart display, as a chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..content import ChartKind, Insight, Series, Table
+from .readers import as_list, num
+from .spec import Spec
+
+
+def read_rows(payload: dict[str, Any], result: object) -> Table:
+    """Rows of a query result (lists, or objects keyed by column) with the payload's column names."""
+    rows_raw = as_list(result, "a list of rows")
+    columns_raw = payload.get("columns")
+    columns = [str(c) for c in columns_raw] if isinstance(columns_raw, list) else []
+    rows: list[list[object]] = []
+    for item in rows_raw:
+        if isinstance(item, dict):
+            if not columns:
+                columns = [str(k) for k in item]
+            rows.append([item.get(c) for c in columns])
+        else:
+            rows.append(list(as_list(item, "each row to be a list")))
+    width = max((len(r) for r in rows), default=len(columns))
+    columns += [f"Column {i + 1}" for i in range(len(columns), width)]
+    return Table(columns=columns, rows=rows)
+
+
+def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
+    insight.kind = ChartKind.SQL_CHART if spec.sql_chart else ChartKind.SQL_TABLE
+    insight.table = read_rows(payload, result)
+    if spec.sql_chart:
+        _series(insight, spec)
+
+
+def _series(insight: Insight, spec: Spec) -> None:
+    """Chart axes for a SQL chart: the chosen columns, else the first column against the numeric ones."""
+    table = insight.table
+    assert table is not None
+    cols = table.columns
+    x = cols.index(spec.sql_x) if spec.sql_x in cols else 0
+    if spec.sql_y:
+        ys = [cols.index(c) for c in spec.sql_y if c in cols]
+    else:
+        ys = [
+            i
+            for i in range(len(cols))
+            if i != x
+            and table.rows
+            and all(isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in table.rows if i < len(r))
+        ]
+    insight.x_labels = [str(r[x]) if x < len(r) else "" for r in table.rows]
+    for i in ys:
+        values = [num(r[i]) if i < len(r) and isinstance(r[i], int | float) else 0.0 for r in table.rows]
+        insight.series.append(Series(label=cols[i], values=values))

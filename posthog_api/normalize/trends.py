@@ -1,0 +1,110 @@
+"""Trends, lifecycle and stickiness results: a list of series, one per event/breakdown/period."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..content import ChartKind, Insight, Series
+from .labels import breakdown_label, event_label
+from .readers import as_dict, as_list, num, obj, text
+from .spec import Spec
+
+DISPLAYS: dict[str, ChartKind] = {
+    "ActionsLineGraph": ChartKind.LINE,
+    "ActionsLineGraphCumulative": ChartKind.CUMULATIVE,
+    "ActionsBar": ChartKind.BAR,
+    "ActionsStackedBar": ChartKind.BAR,
+    "ActionsUnstackedBar": ChartKind.BAR,
+    "ActionsAreaGraph": ChartKind.AREA,
+    "ActionsPie": ChartKind.PIE,
+    "BoldNumber": ChartKind.NUMBER,
+    "ActionsBarValue": ChartKind.VALUE_BARS,
+    "ActionsTable": ChartKind.TABLE,
+    "WorldMap": ChartKind.WORLD_MAP,
+}
+AGGREGATED = {ChartKind.PIE, ChartKind.NUMBER, ChartKind.VALUE_BARS, ChartKind.TABLE, ChartKind.WORLD_MAP}
+
+
+def series_key(raw: dict[str, Any], index: int) -> str:
+    """PostHog's resultCustomizations key for a series customized "by value" (frontend getTrendDatasetKey)."""
+    order = as_dict(raw.get("action")).get("order")
+    payload: dict[str, Any] = {
+        "series": order if isinstance(order, int) else ("formula" if index == 0 else f"formula{index + 1}")
+    }
+    if "breakdown_value" in raw:
+        value = raw["breakdown_value"]
+        payload["breakdown_value"] = value if isinstance(value, list) else [value]
+    if "compare_label" in raw:
+        payload["compare_label"] = raw["compare_label"]
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def _kind(spec: Spec) -> ChartKind | None:
+    if spec.insight_type == "LIFECYCLE":
+        return ChartKind.LIFECYCLE
+    if spec.insight_type == "STICKINESS":
+        return ChartKind.STICKINESS
+    if spec.display is None:
+        return ChartKind.LINE  # PostHog's default display
+    return DISPLAYS.get(spec.display)
+
+
+def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
+    kind = _kind(spec)
+    if kind is None:
+        insight.kind = ChartKind.UNSUPPORTED
+        insight.unsupported_reason = f"The {spec.display} display of trends insights is not supported yet."
+        return
+    insight.kind = kind
+    read_series(insight, result, spec)
+
+
+def read_series(insight: Insight, result: object, spec: Spec) -> None:
+    """The series of a trends-shaped result into `insight.series` (drawn as `insight.kind`)."""
+    rows = as_list(result, "a list of series")
+    aggregated = insight.kind in AGGREGATED
+    for index, item in enumerate(rows):
+        raw = obj(item, "each series to be an object")
+        action = as_dict(raw.get("action"))
+        custom = text(action.get("custom_name"))
+        label = custom or text(raw.get("label")) or text(action.get("name")) or f"Series {index + 1}"
+        label = label if custom else event_label(label)
+        breakdown = breakdown_label(raw["breakdown_value"]) if raw.get("breakdown_value") is not None else None
+        if custom and breakdown is not None:
+            label = f"{custom} - {breakdown}"
+        status = text(raw.get("status"))
+        if insight.kind is ChartKind.LIFECYCLE and status:
+            label = status.capitalize()
+        values = [num(v) for v in as_list(raw.get("data", []), "a list of data points")]
+        value: float | None = None
+        if aggregated:
+            agg = raw.get("aggregated_value")
+            value = num(agg if agg is not None else raw.get("count", sum(values)))
+        hidden = index in spec.hidden_indexes or (
+            spec.customization_by != "position" and series_key(raw, index) in spec.hidden_value_keys
+        )
+        if spec.toggled_lifecycles is not None and status and status not in spec.toggled_lifecycles:
+            hidden = True
+        compare_label = text(raw.get("compare_label"))
+        insight.series.append(
+            Series(
+                label=label,
+                values=values,
+                aggregated_value=value,
+                breakdown_value=breakdown,
+                compare_label=compare_label,
+                status=status,
+                hidden=hidden,
+            )
+        )
+        if not insight.x_labels and not aggregated:
+            labels = raw.get("labels") or raw.get("days") or []
+            insight.x_labels = [str(x) for x in as_list(labels, "a list of x labels")]
+
+    if insight.kind is ChartKind.NUMBER:
+        # One big number: the current period is drawn, the previous one is its comparison.
+        previous = [s for s in insight.series if s.compare_label == "previous"]
+        if previous:
+            insight.previous_value = previous[0].aggregated_value
+            insight.series = [s for s in insight.series if s.compare_label != "previous"]
