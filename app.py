@@ -210,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from core.audit import acting_as, command_line_actor
     from core.migrations import DatabaseNotMigrated
 
     try:
-        return int(args.func(args) or 0)
+        # What a command changes is recorded as the operator's; the doors `serve` opens say who acts themselves.
+        with acting_as(command_line_actor()):
+            return int(args.func(args) or 0)
     except DatabaseNotMigrated as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 
 from core import subscriptions as lifecycle
+from core.audit import Actor, act_from_now_on
 from core.db import Database
 from core.recipients import RecipientError, split_addresses
 from core.settings import Settings
@@ -107,6 +108,14 @@ async def publish_home(client, user_id: str, workspace, services: BotServices) -
 
 
 def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one place lists every listener
+    @app.middleware
+    async def record_who_acts(body, context, next):  # noqa: A002 - Bolt passes the chain as `next`
+        # What a command, button or form changes is recorded as this person's (core/audit.py). Each request is
+        # handled in a task of its own, so this lasts for its listener and the work the listener starts.
+        user_id = context.user_id or _user_id(body) or body.get("user_id") or "unknown"
+        act_from_now_on(Actor("slack", user_id, f"Slack workspace {context.team_id or 'unknown'}"))
+        return await next()
+
     @app.command(COMMAND)
     async def on_command(ack, body, respond, client, context):
         await handle_command(ack, body, respond, client, context, services)

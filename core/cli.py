@@ -1,10 +1,17 @@
-"""Commands of `core/`: `db` (migrations) and `schedule` (preview a schedule)."""
+"""Commands of `core/`: `db` (migrations), `schedule` (preview a schedule) and `audit` (who changed what)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from core import migrations
+from core.audit import describe, trail
+from core.db import Database
+from core.models import SlackWorkspace
 from core.schedule_preview import preview_schedule
 from core.schedules import ScheduleError
 from core.settings import get_settings
@@ -29,6 +36,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schedule.add_argument("--from", dest="from_", default=None, help="ISO date or time to start from")
     schedule.add_argument("--count", type=int, default=5, help="how many occurrences (default 5)")
     schedule.set_defaults(func=_schedule)
+
+    audit = subparsers.add_parser(
+        "audit", help="who changed which subscription, connection or API key, when, how and from where",
+        description="Newest first. Without --workspace: the operator's own (made from the command line).",
+    )
+    audit.add_argument("--workspace", metavar="TEAM_ID", help="a Slack workspace, e.g. T0123ABCD")
+    audit.add_argument("--all", action="store_true", help="every workspace")
+    audit.add_argument("--since", metavar="WHEN", help="an ISO date or time (UTC), or a number of days ago, e.g. 7")
+    audit.add_argument("--subscription", type=int, metavar="ID", help="one subscription's trail (any workspace)")
+    audit.add_argument("--limit", type=int, default=200, help="at most this many lines (default 200)")
+    audit.set_defaults(func=_audit)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -62,3 +80,47 @@ def _schedule(args: argparse.Namespace) -> int:
         print("  (no more occurrences)")
     return 0
 
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    if text.isdigit():
+        return datetime.now(UTC) - timedelta(days=int(text))
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        since = _since(args.since)
+    except ValueError:
+        print(f"error: --since takes an ISO date or time, or a number of days, not {args.since!r}")
+        return 2
+    return asyncio.run(_print_audit(args, since))
+
+
+async def _print_audit(args: argparse.Namespace, since: datetime | None) -> int:
+    database = Database(get_settings().database_url)
+    try:
+        async with database.session() as session:
+            workspace_id = None
+            if args.workspace:
+                workspace_id = await session.scalar(
+                    select(SlackWorkspace.id).where(SlackWorkspace.team_id == args.workspace))
+                if workspace_id is None:
+                    print(f"error: no workspace {args.workspace} has installed the app")
+                    return 2
+            events = await trail(
+                session, workspace_id=workspace_id, since=since,
+                all_workspaces=bool(args.all or args.subscription) and not args.workspace,
+                object_type="subscription" if args.subscription else None, object_id=args.subscription,
+                limit=max(args.limit, 1),
+            )
+    finally:
+        await database.dispose()
+    for event in events:
+        print(describe(event))
+    if not events:
+        print("No changes recorded" + (" since then." if since else "."))
+    return 0

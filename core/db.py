@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+import core.audit  # noqa: F401 - every session records the audit trail of what it changes
+
 
 def _prepare_sqlite_file(url: str) -> None:
     database = make_url(url).database

@@ -364,3 +364,27 @@ class ApiIdempotencyRecord(Base):
     body: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- audit trail -------------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """One change to a subscription, connection or API key: who made it, through which door and from where,
+    when, and what changed (core/audit.py records them as the changes are flushed). Kept as long as the
+    workspace; `workspace_id` is not a foreign key so that the trail of a deleted object stays readable."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    workspace_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    object_type: Mapped[str] = mapped_column(String(32))  # "subscription", "connection", "api_key"
+    object_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))  # "created", "changed", "paused", "resumed", "deleted"...
+    changes: Mapped[dict] = mapped_column(default=dict)  # column -> [before, after], secrets left out
+    actor: Mapped[str] = mapped_column(String(255))  # "slack:U123", "api:ci (phe_ab12cd)", "cli:alice", "system"
+    door: Mapped[str] = mapped_column(String(16))  # "slack", "api", "cli", "email", "scheduler"
+    origin: Mapped[str] = mapped_column(String(255), default="")  # where from: workspace, address, host
+
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)

@@ -11,6 +11,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.audit import Actor, acting_as
 from core.db import Database
 from core.settings import Settings
 from core.tokens import read_undo_token, read_unsubscribe_token, undo_token
@@ -106,7 +107,8 @@ async def unsubscribe(request: web.Request) -> web.Response:
         return _invalid()
     ids, address = token
     try:
-        found, removed = await remove_recipient(request.app[DATABASE_KEY], ids, address)
+        with acting_as(Actor("email", address, "the unsubscribe link")):
+            found, removed = await remove_recipient(request.app[DATABASE_KEY], ids, address)
     except SQLAlchemyError:
         log.exception("unsubscribe: database error")
         return _unavailable()
@@ -143,7 +145,8 @@ async def undo(request: web.Request) -> web.Response:
             "up to add you back.",
         )
     try:
-        found = await restore_recipient(request.app[DATABASE_KEY], [i for i in undo[0] if i in ids], address)
+        with acting_as(Actor("email", address, "the unsubscribe link")):
+            found = await restore_recipient(request.app[DATABASE_KEY], [i for i in undo[0] if i in ids], address)
     except SQLAlchemyError:
         log.exception("unsubscribe undo: database error")
         return _unavailable()

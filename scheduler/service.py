@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
 
 from core import metrics
+from core.audit import SYSTEM, acting_as
 from core.db import Database
 from core.health import Heartbeat
 from core.models import Delivery
@@ -138,6 +139,10 @@ class SchedulerService:
         if self._stopping:
             return []
         self.heartbeat.beat()
+        with acting_as(SYSTEM):  # what the runs change (a pause after failures) is the system's doing
+            return await self._tick()
+
+    async def _tick(self) -> list[int]:
         async with self._tick_lock:
             now = self.clock()
             room = self.max_in_flight - len(self._running)
