@@ -80,11 +80,12 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    # The local browser reaches the exporter pages where the site listens (loopback when it listens on every
-    # address); a Selenium Grid needs the public URL.
+    # Browsers reach the exporter pages where the site listens (loopback when it listens on every address), unless
+    # RENDER_PAGE_BASE_URL names an address for browsers elsewhere (a Selenium Grid's nodes). Pages live in this
+    # process's memory, so PUBLIC_URL, which may lead to another `serve`, is never the answer.
     bound_port = site._server.sockets[0].getsockname()[1]  # the real port, also when PORT=0
     browser_host = "127.0.0.1" if host in ("", "0.0.0.0", "::", "localhost") else host
-    base_url = settings.public_url if settings.selenium_grid_url else f"http://{browser_host}:{bound_port}"
+    base_url = f"http://{browser_host}:{bound_port}"
     try:
         async with Renderer(settings, app=app, base_url=base_url) as renderer:
             shared["renderer"] = renderer

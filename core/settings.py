@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     render_page_base_url: str = Field(
         "",
         description="Base URL where browsers (the local pool, or the Grid's nodes) fetch this process's exporter "
-        "pages, e.g. `http://10.0.0.7`. Without a port: `PORT` for `serve`; a `worker` or a command serves its "
-        "pages on `HOST` at this URL's port or a free one. Empty: where `serve` listens (`PUBLIC_URL` with a Grid), "
-        "or a loopback port.",
+        "pages, e.g. `http://10.0.0.7`. Without a port: the port `serve` listens on; a `worker` or a command "
+        "serves its pages on `HOST` at this URL's port or a free one. Empty: where `serve` listens, or a loopback "
+        "port (a local pool, or a Grid on the same machine).",
     )
     render_pool_size: int = Field(
         0, description="Browser sessions kept warm. 0: one per CPU core, at most 4."

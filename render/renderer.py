@@ -89,8 +89,10 @@ class Renderer:
             if PAGE_STORE not in self._app:
                 raise RuntimeError("Call render.add_routes(app) before creating a Renderer on that app.")
             self._store = self._app[PAGE_STORE]
-            # The operator may name the address browsers reach (at the service's PORT unless it names one).
-            self._base_url = _with_port(page_base, self.settings.port) if page_base else (
+            # The operator may name the address browsers reach (at the port the service listens on, unless it
+            # names one).
+            listening = urlsplit(self._base_url).port if self._base_url else None
+            self._base_url = _with_port(page_base, listening or self.settings.port) if page_base else (
                 self._base_url or self.settings.public_url
             )
         config = PoolConfig(
