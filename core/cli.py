@@ -1,4 +1,5 @@
-"""Commands of `core/`: `db` (migrations), `schedule` (preview a schedule) and `audit` (who changed what)."""
+"""Commands of `core/`: `db` (migrations), `schedule` (preview a schedule), `audit` (who changed what) and
+`secrets rotate` (re-encrypt stored secrets with the first key of SECRET_KEY)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy import select
 
 from core import migrations
 from core.audit import describe, trail
+from core.crypto import SecretKeyError
 from core.db import Database
+from core.key_rotation import rotate_secrets
 from core.models import SlackWorkspace
 from core.schedule_preview import preview_schedule
 from core.schedules import ScheduleError
@@ -47,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.add_argument("--subscription", type=int, metavar="ID", help="one subscription's trail (any workspace)")
     audit.add_argument("--limit", type=int, default=200, help="at most this many lines (default 200)")
     audit.set_defaults(func=_audit)
+
+    keys = subparsers.add_parser(
+        "secrets", help="re-encrypt every stored secret with the first key of SECRET_KEY",
+        description="To replace a key: set SECRET_KEY=new,old on every process, run `secrets rotate`, then drop "
+        "the old key.",
+    )
+    keys.add_argument("action", choices=["rotate"])
+    keys.set_defaults(func=_secrets)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -123,4 +134,23 @@ async def _print_audit(args: argparse.Namespace, since: datetime | None) -> int:
         print(describe(event))
     if not events:
         print("No changes recorded" + (" since then." if since else "."))
+    return 0
+
+
+def _secrets(args: argparse.Namespace) -> int:
+    async def rotate() -> dict[str, int]:
+        database = Database(get_settings().database_url)
+        try:
+            return await rotate_secrets(database)
+        finally:
+            await database.dispose()
+
+    try:
+        rewritten = asyncio.run(rotate())
+    except SecretKeyError as exc:
+        print(f"error: {exc}")
+        return 2
+    for column, count in rewritten.items():
+        print(f"{column}: {count} re-encrypted")
+    print("Every stored secret is now under the first key of SECRET_KEY; the others can be dropped.")
     return 0

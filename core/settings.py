@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         description="The same budgets for a whole workspace, as JSON.",
     )
     rate_limit_window_seconds: float = Field(60.0, gt=0, description="The window the budgets count over.")
+    uninstall_retention_days: float = Field(
+        30.0, ge=0, description="Days a workspace's data is kept after it removes the app (a reinstall finds it "
+        "all); then its subscriptions, connections, API keys, history, exported files and audit trail are deleted."
+    )
 
     # --- rendering ---
     chromium_path: str = Field("/usr/bin/chromium", description="Chromium binary used for rendering.")

@@ -22,6 +22,7 @@ from scheduler.notices import CreatorNotifier
 from scheduler.pipeline import ContentLoader, Pipeline
 from scheduler.service import SchedulerService, default_worker_id
 from scheduler.welcomes import send_welcomes
+from scheduler.workspaces import purge_uninstalled
 
 # Who retries what (core/retry.py): the pipeline retries Slack sends, resuming where they stopped; mail/
 # retries each email itself on the SMTP connection it holds, so the pipeline tries an email once.
@@ -102,6 +103,9 @@ async def scheduler_service(
                 send_welcomes=functools.partial(send_welcomes, database, settings, transport=email_transport),
                 exports=ExportWorker(runner),
                 delete_expired_exports=functools.partial(delete_expired, database, storage),
+                purge_uninstalled=functools.partial(
+                    purge_uninstalled, database, storage, retention=timedelta(days=settings.uninstall_retention_days)
+                ),
             )
         finally:
             await pipeline.aclose()

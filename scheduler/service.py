@@ -2,7 +2,8 @@
 
 The schedule of record is the subscriptions table; APScheduler only drives the local loop:
 - `tick` (every SCHEDULER_POLL_SECONDS): claim due work and run it through the pipeline;
-- `housekeeping` (hourly): delete expired exported files and delivery history past its retention;
+- `housekeeping` (hourly): delete expired exported files, delivery history past its retention, and the data of
+  workspaces that removed the app more than UNINSTALL_RETENTION_DAYS ago;
 - `rotate_tokens` (every 10 minutes): renew Slack bot tokens that expire within the hour.
 
 Deliveries run as tasks beside the tick, each under a lease renewed while it runs. `stop()` stops claiming,
@@ -55,12 +56,14 @@ class SchedulerService:
         send_welcomes: Callable[[], Awaitable[int]] | None = None,
         exports=None,  # exports.ExportWorker: runs export jobs beside the deliveries
         delete_expired_exports: Callable[[datetime], Awaitable[int]] | None = None,
+        purge_uninstalled: Callable[[datetime], Awaitable[list]] | None = None,
     ) -> None:
         self.database = database
         self.rotate_tokens = rotate_tokens  # renews Slack bot tokens before they expire
         self.send_welcomes = send_welcomes  # tells new email recipients that they were subscribed
         self.exports = exports
         self.delete_expired_exports = delete_expired_exports
+        self.purge_uninstalled = purge_uninstalled
         # Deliveries this process runs at once; it claims more only as they finish, so that the work is shared
         # with the other processes instead of being taken by whichever polls first.
         self.max_in_flight = max_in_flight or policy.batch
@@ -199,7 +202,9 @@ class SchedulerService:
             history = await session.execute(
                 delete(Delivery).where(Delivery.finished_at < now - self.retention, Delivery.status != "running")
             )
-        log.info("housekeeping: %d expired exports, %d old deliveries removed", files, history.rowcount)
+        purged = await self.purge_uninstalled(now) if self.purge_uninstalled is not None else []
+        log.info("housekeeping: %d expired exports, %d old deliveries, %d workspaces uninstalled long ago removed",
+                 files, history.rowcount, len(purged))
 
     async def drain(self) -> None:
         """Wait until every started delivery has finished (used by `deliver`, the demo and tests)."""
