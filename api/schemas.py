@@ -55,7 +55,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a cursor of this API") from None
     prefix, _, number = decoded.partition(":")
-    if prefix != "after" or not (number.isascii() and number.isdigit()) or len(number) > 10:
+    if prefix != "after" or not (number.isascii() and number.isdigit()) or not 0 < int(number[:11]) <= MAX_ID:
         raise ValueError("not a cursor of this API")
     return int(number)
 
@@ -216,7 +216,7 @@ class Connection(BaseModel):
 
 
 class ConnectionCreate(Request):
-    host: text(255, 1) = Field(examples=["https://us.posthog.com"])
+    host: text(200, 1) = Field(examples=["https://us.posthog.com"])
     project_id: Annotated[int, Field(ge=1, le=10**18 - 1)]
     api_key: text(255, 1) = Field(description="A PostHog personal API key (phx_...). It is checked with PostHog "
                                   "before it is saved, kept encrypted and never returned.")
