@@ -24,15 +24,55 @@ class ChartKind(StrEnum):
     NUMBER = "number"  # one big number, optionally compared to the previous period
     VALUE_BARS = "value_bars"  # horizontal bars, one aggregated value per series
     TABLE = "table"  # trends table: one row per series
-    WORLD_MAP = "world_map"  # drawn as a table of countries for now
+    WORLD_MAP = "world_map"  # a choropleth of one value per country
+    CALENDAR_HEATMAP = "calendar_heatmap"  # a value per day, weeks as columns and weekdays as rows
     FUNNEL = "funnel"  # funnel steps, optionally per breakdown
+    FUNNEL_TIME = "funnel_time"  # time to convert: a histogram of conversion times
     RETENTION = "retention"  # cohort table
+    RETENTION_GRAPH = "retention_graph"  # retention as a line or bar per cohort (% still active per period)
     LIFECYCLE = "lifecycle"  # stacked bars of new/returning/resurrecting/dormant
     STICKINESS = "stickiness"  # line graph over "N days"
     PATHS = "paths"  # Sankey of step-to-step links
     SQL_TABLE = "sql_table"  # HogQL / SQL rows
     SQL_CHART = "sql_chart"  # HogQL / SQL rows drawn as a chart
+    EVENTS_TABLE = "events_table"  # EventsQuery / ActorsQuery / web stats rows, cells rendered as PostHog does
+    WEB_OVERVIEW = "web_overview"  # web analytics overview: a row of numbers with their change
     UNSUPPORTED = "unsupported"  # a kind we do not draw yet: rendered as an explicit card
+
+
+class AxisFormat(StrEnum):
+    """PostHog's `aggregationAxisFormat`: how values and the y axis read."""
+
+    NUMERIC = "numeric"
+    DURATION = "duration"  # seconds
+    DURATION_MS = "duration_ms"
+    PERCENTAGE = "percentage"  # 45 -> 45%
+    PERCENTAGE_SCALED = "percentage_scaled"  # 0.45 -> 45%
+    CURRENCY = "currency"
+
+
+@dataclass(slots=True)
+class GoalLine:
+    label: str
+    value: float
+
+
+@dataclass(slots=True)
+class Formatting:
+    """Display options a PostHog user set on the insight, honoured wherever they apply."""
+
+    axis_format: AxisFormat = AxisFormat.NUMERIC
+    prefix: str = ""
+    postfix: str = ""
+    decimal_places: int | None = None
+    currency: str = "USD"  # the project's base currency, for AxisFormat.CURRENCY
+    show_values: bool = False  # showValuesOnSeries
+    percent_stack: bool = False  # showPercentStackView
+    show_legend: bool | None = None  # None: the exporter's default (a legend when it helps)
+    log_scale: bool = False  # yAxisScaleType log10
+    goal_lines: list[GoalLine] = field(default_factory=list)
+    multiple_y_axes: bool = False
+    stacked: bool | None = None  # bars: None = PostHog's default for the display
 
 
 @dataclass(slots=True)
@@ -46,6 +86,7 @@ class Series:
     compare_label: str | None = None  # "current" / "previous" when the insight compares periods
     status: str | None = None  # lifecycle status: new, returning, resurrecting, dormant
     hidden: bool = False  # hidden in PostHog by the user (resultCustomizations / hidden_legend_keys)
+    color: str | None = None  # a colour the user chose (resultCustomizations), as a CSS colour
 
 
 @dataclass(slots=True)
@@ -86,6 +127,19 @@ class PathLink:
 class Table:
     columns: list[str]
     rows: list[list[object]]
+    kinds: list[str] = field(default_factory=list)  # per column: "" or how PostHog renders it (event, person, time)
+    has_more: bool = False  # PostHog has more rows than it returned (hasMore)
+
+
+@dataclass(slots=True)
+class OverviewItem:
+    """One number of a web analytics overview."""
+
+    label: str
+    value: float | None
+    previous: float | None = None
+    kind: str = "unit"  # unit | duration_s | percentage | currency
+    increase_is_bad: bool = False
 
 
 @dataclass(slots=True)
@@ -97,17 +151,25 @@ class Insight:
     name: str  # the saved name, or PostHog's derived name when unnamed
     kind: ChartKind
     description: str = ""
+    display: str | None = None  # PostHog's display setting (e.g. "ActionsBar"), when it shapes the picture
     date_range: str = ""  # human words, e.g. "Last 7 days"
     interval: str | None = None  # hour / day / week / month
     x_labels: list[str] = field(default_factory=list)  # shared x axis of trends-like series
+    x_dates: list[str] = field(default_factory=list)  # the ISO dates (or times) of x_labels, when PostHog gave them
     series: list[Series] = field(default_factory=list)
     funnel: list[FunnelBreakdown] = field(default_factory=list)
     funnel_layout: str = "vertical"  # PostHog's "vertical" = bars left to right; "horizontal" = top to bottom
     retention: list[RetentionRow] = field(default_factory=list)
     retention_period: str = "Day"
+    conversion_bins: list[tuple[float, int]] = field(default_factory=list)  # time to convert: (seconds, people)
+    average_conversion_seconds: float | None = None
+    overview: list[OverviewItem] = field(default_factory=list)
     paths: list[PathLink] = field(default_factory=list)
     table: Table | None = None
     previous_value: float | None = None  # big number: the previous period's value, when compared
+    compared: bool = False  # big number: compared to the previous period (previous_value None = no data for it)
+    formatting: Formatting = field(default_factory=Formatting)
+    time_zone: str | None = None  # the project's IANA zone, in which PostHog shows timestamps
     unsupported_reason: str = ""  # why the kind is UNSUPPORTED, in words a user understands
     last_refresh: str | None = None  # ISO timestamp of PostHog's computation
     url: str = ""  # link back to the insight in PostHog

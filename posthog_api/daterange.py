@@ -48,12 +48,35 @@ def date_override(filters_override: object) -> tuple[object, object] | None:
     return None
 
 
-def describe_date_range(date_from: object, date_to: object = None) -> str:
-    """Human words for a PostHog date range; a missing `date_from` means PostHog's default, last 7 days."""
-    start = date_from.strip() if isinstance(date_from, str) and date_from.strip() else DEFAULT_DATE_FROM
+_DAY = re.compile(r"^-(\d{1,6})d(?:Start|End)?$")
+
+
+def _single_day(start: str, end: str) -> str | None:
+    """The one day a range covers when it starts and ends on the same day ("-0d" to "-0d": today), else None."""
+    days = []
+    for point in (start, end):
+        if point in ("dStart", "dEnd"):
+            days.append(0)
+        elif m := _DAY.match(point):
+            days.append(int(m[1]))
+        else:
+            days.append(None)
+    if days[0] is not None and days[0] == days[1]:
+        return "Today" if days[0] == 0 else "Yesterday" if days[0] == 1 else f"{days[0]} days ago"
+    a, b = _ISO.match(start), _ISO.match(end)
+    if a and b and a[1] == b[1] and a[2] in (None, "00:00") and b[2] in (None, "00:00", "23:59"):
+        return a[1]
+    return None
+
+
+def describe_date_range(date_from: object, date_to: object = None, default_from: str = DEFAULT_DATE_FROM) -> str:
+    """Human words for a PostHog date range; a missing `date_from` means PostHog's default (`default_from`)."""
+    start = date_from.strip() if isinstance(date_from, str) and date_from.strip() else default_from
     end = date_to.strip() if isinstance(date_to, str) and date_to.strip() else None
     if (start, end) in _NAMED:
         return _NAMED[(start, end)]
+    if end is not None and (day := _single_day(start, end)):
+        return day
     if end is None:
         if m := _RELATIVE.match(start):
             return f"Last {_plural(int(m[1]), _UNITS[m[2]])}"

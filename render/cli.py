@@ -5,6 +5,9 @@ or from a JSON payload saved from PostHog's API.
     render insight dm-pgvw -o out/
     render dashboard 42 -o out/
     render --from-file payload.json -o out.png      (an insight or a dashboard payload, detected)
+
+Exit status: 0 when everything was drawn; 3 when the images were written but an insight or a tile was drawn as a
+"not supported in exports yet" card (each is named on stderr); 2 for a usage error; 1 when nothing was rendered.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from posthog_api.content import Dashboard, Insight
 
 from .errors import RenderError
 from .renderer import Renderer
+from .views import build_view
+
+EXIT_UNSUPPORTED = 3
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,7 +50,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        written = asyncio.run(_run(args))
+        written, unsupported = asyncio.run(_run(args))
     except _UsageError as exc:
         print(f"render: {exc}", file=sys.stderr)
         return 2
@@ -60,23 +66,40 @@ def handle(args: argparse.Namespace) -> int:
         raise
     for path in written:
         print(path)
-    return 0
+    for line in unsupported:
+        print(f"render: drawn as a \"not supported\" card: {line}", file=sys.stderr)
+    return EXIT_UNSUPPORTED if unsupported else 0
+
+
+def unsupported_parts(content: Insight | Dashboard) -> list[str]:
+    """Each insight or tile drawn as a "not supported" card, named with why."""
+    if isinstance(content, Insight):
+        parts = [(f"insight {content.short_id or content.id}", content)]
+    else:
+        parts = [(f"tile {t.id}", t.insight) for t in content.tiles if t.insight is not None]
+    found = []
+    for ref, insight in parts:
+        view = build_view(insight, 1000)
+        if view.body == "unsupported":
+            found.append(f'{ref} "{insight.name}": {view.message}')
+    return found
 
 
 class _UsageError(Exception):
     pass
 
 
-async def _run(args: argparse.Namespace) -> list[Path]:
+async def _run(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
     settings = get_settings()
     content = await _load(args, settings)
+    unsupported = unsupported_parts(content)
     async with Renderer(settings, pool_size=1) as renderer:
         if isinstance(content, Insight):
             png = await renderer.render_insight(content, width=args.width, scale=args.scale)
             target = _insight_target(args.output, content)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(png)
-            return [target]
+            return [target], unsupported
         images = await renderer.render_dashboard(content, width=args.width, scale=args.scale)
     folder = args.output
     if folder.suffix.lower() == ".png":
@@ -88,7 +111,7 @@ async def _run(args: argparse.Namespace) -> list[Path]:
         path = folder / f"dashboard-{content.id}-tile-{tile.id}.png"
         path.write_bytes(png)
         written.append(path)
-    return written
+    return written, unsupported
 
 
 def _insight_target(output: Path, insight: Insight) -> Path:

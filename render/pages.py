@@ -22,11 +22,26 @@ from .theme import (
     FONT_STACK,
     MAX_PAGE_WIDTH,
     PAGE_PADDING,
+    THEMES,
+    css_variables,
+    recolor,
+    theme_name,
 )
 from .views import InsightView, build_view
 
 TILE_PADDING = 16
 NARROW_DASHBOARD = 640  # below this, tiles stack in one column as PostHog does on small screens
+
+
+@dataclass(frozen=True, slots=True)
+class PageOptions:
+    """How a subscription or a share link wants its images: a theme, and the time zone its times are read in."""
+
+    theme: str = "light"  # light | dark
+    time_zone: str | None = None  # IANA zone of "computed at"; None: UTC
+
+
+DEFAULT_OPTIONS = PageOptions()
 
 
 @dataclass(slots=True)
@@ -37,6 +52,8 @@ class ExporterPage:
     width: int  # CSS px of the viewport the page is laid out for
     tiles: dict[str, str] = field(default_factory=dict)  # tile key -> human name, in page order
     never_ready: bool = False  # debug hook: the page never reports ready (exercises time-outs)
+    theme: str = "light"
+    unsupported: dict[str, str] = field(default_factory=dict)  # tile key -> why it drew an "unsupported" card
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -45,6 +62,8 @@ class ExporterPage:
             "charts": self.charts,
             "width": self.width,
             "neverReady": self.never_ready,
+            "theme": self.theme,
+            "background": THEMES[self.theme]["bg"],
         }
 
     def with_never_ready(self) -> ExporterPage:
@@ -72,17 +91,25 @@ def insight_key(insight: Insight) -> str:
     return f"insight {insight.short_id or insight.id}"
 
 
-def insight_page(insight: Insight, width: int) -> ExporterPage:
+def insight_page(insight: Insight, width: int, options: PageOptions = DEFAULT_OPTIONS) -> ExporterPage:
     content_width = width - 2 * PAGE_PADDING
-    view = build_view(insight, content_width)
-    # A wide funnel, retention table or path diagram widens the page rather than squeezing its labels.
+    zone = options.time_zone
+    view = build_view(insight, content_width, time_zone=zone)
+    # A wide funnel, retention table or path diagram widens the page (up to a readable width) rather than
+    # squeezing its labels.
     page_width = min(MAX_PAGE_WIDTH, max(width, view.min_width + 2 * PAGE_PADDING))
     if page_width != width:
-        view = build_view(insight, page_width - 2 * PAGE_PADDING)
+        view = build_view(insight, page_width - 2 * PAGE_PADDING, time_zone=zone)
     key = insight_key(insight)
-    charts = _charts(view, key, "chart-0")
-    html = template("insight.html").render(view=view, key=key, chart_id="chart-0", width=page_width)
-    return ExporterPage(insight.name, html, charts, page_width, tiles={key: insight.name or key})
+    theme = theme_name(options.theme)
+    charts = _charts(view, key, "chart-0", theme)
+    html = template("insight.html").render(
+        view=view, key=key, chart_id="chart-0", width=page_width, theme=theme, theme_css=css_variables(theme)
+    )
+    unsupported = {key: view.message} if view.body == "unsupported" else {}
+    return ExporterPage(
+        insight.name, html, charts, page_width, tiles={key: insight.name or key}, theme=theme, unsupported=unsupported
+    )
 
 
 def tile_key(tile: Tile) -> str:
@@ -103,14 +130,17 @@ class _PlacedTile:
     text_html: str
 
 
-def dashboard_page(dashboard: Dashboard, width: int, *, stacked: bool = False) -> ExporterPage:
+def dashboard_page(
+    dashboard: Dashboard, width: int, *, stacked: bool = False, options: PageOptions = DEFAULT_OPTIONS
+) -> ExporterPage:
     """The dashboard on PostHog's grid; `stacked` puts every tile full width in one column, so that each tile's
     image has the same width and text size (what a Slack thread or an email shows one after another)."""
-    placed = _place(dashboard.tiles, width, stacked=stacked)
+    theme = theme_name(options.theme)
+    placed = _place(dashboard.tiles, width, stacked=stacked, time_zone=options.time_zone)
     charts: list[dict[str, Any]] = []
     for item in placed:
         if item.view is not None:
-            charts.extend(_charts(item.view, item.key, item.chart_id))
+            charts.extend(_charts(item.view, item.key, item.chart_id, theme))
     html = template("dashboard.html").render(
         dashboard=dashboard,
         tiles=placed,
@@ -118,17 +148,29 @@ def dashboard_page(dashboard: Dashboard, width: int, *, stacked: bool = False) -
         columns=DASHBOARD_COLUMNS,
         row_height=DASHBOARD_ROW_HEIGHT,
         gap=DASHBOARD_GAP,
+        theme=theme,
+        theme_css=css_variables(theme),
     )
-    return ExporterPage(dashboard.name, html, charts, width, tiles={t.key: t.name for t in placed})
+    unsupported = {t.key: t.view.message for t in placed if t.view is not None and t.view.body == "unsupported"}
+    return ExporterPage(
+        dashboard.name,
+        html,
+        charts,
+        width,
+        tiles={t.key: t.name for t in placed},
+        theme=theme,
+        unsupported=unsupported,
+    )
 
 
-def _charts(view: InsightView, key: str, chart_id: str) -> list[dict[str, Any]]:
+def _charts(view: InsightView, key: str, chart_id: str, theme: str = "light") -> list[dict[str, Any]]:
     if view.body != "chart" or view.chart is None:
         return []
-    return [{"id": chart_id, "tile": key, "data": view.chart.data, "layout": view.chart.layout}]
+    data, layout = recolor(view.chart.data, theme), recolor(view.chart.layout, theme)
+    return [{"id": chart_id, "tile": key, "data": data, "layout": layout}]
 
 
-def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_PlacedTile]:
+def _place(tiles: list[Tile], width: int, *, stacked: bool = False, time_zone: str | None = None) -> list[_PlacedTile]:
     """Tiles on the 12-column grid, compacted upwards as PostHog's grid does, in layout order."""
     narrow = stacked or width < NARROW_DASHBOARD
     column_px = (width - 2 * PAGE_PADDING - (DASHBOARD_COLUMNS - 1) * DASHBOARD_GAP) / DASHBOARD_COLUMNS
@@ -142,7 +184,7 @@ def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_Pla
         for column in range(x, x + span):
             heights[column] = y + rows
         inner_width = round(column_px * span + DASHBOARD_GAP * (span - 1)) - 2 * TILE_PADDING
-        view = build_view(tile.insight, inner_width) if tile.insight is not None else None
+        view = build_view(tile.insight, inner_width, time_zone=time_zone) if tile.insight is not None else None
         name = tile.title or tile_key(tile)
         placed.append(
             _PlacedTile(
@@ -159,4 +201,3 @@ def _place(tiles: list[Tile], width: int, *, stacked: bool = False) -> list[_Pla
             )
         )
     return placed
-

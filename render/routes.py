@@ -23,7 +23,7 @@ STATIC_PREFIX = f"{PREFIX}/static"
 SHELL_PATH = f"{PREFIX}/shell"
 PAGE_STORE = web.AppKey("render_page_store", PageStore)
 
-_CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -38,7 +38,7 @@ def _assets() -> dict[str, _Asset]:
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     files = {"plotly.min.js": plotly_js.read_bytes()}
     static = resources.files("render") / "static"
-    for name in ("exporter.js", "exporter.css"):
+    for name in ("exporter.js", "exporter.css", "topojson/world_110m.json"):
         files[name] = (static / name).read_bytes()
     return {name: _Asset(body, _CONTENT_TYPES[Path(name).suffix]) for name, body in files.items()}
 
@@ -103,7 +103,7 @@ def add_routes(app: web.Application) -> PageStore:
     """Mount the exporter routes on `app`; returns the page store that the renderer fills."""
     if PAGE_STORE not in app:
         app[PAGE_STORE] = PageStore()
-    app.router.add_get(f"{STATIC_PREFIX}/{{name}}", _static)
+    app.router.add_get(f"{STATIC_PREFIX}/{{name:(topojson/)?[A-Za-z0-9_.-]+}}", _static)
     app.router.add_get(SHELL_PATH, _shell)
     app.router.add_get(f"{PREFIX}/pages/{{token:[A-Za-z0-9_-]+}}.json", _spec)
     app.router.add_get(f"{PREFIX}/pages/{{token:[A-Za-z0-9_-]+}}", _page)

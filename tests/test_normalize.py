@@ -178,7 +178,7 @@ def test_data_visualization_with_a_chart_display_is_a_sql_chart() -> None:
     payload["query"]["display"] = "ActionsBar"
     payload["query"]["chartSettings"] = {"xAxis": {"column": "event"}, "yAxis": [{"column": "count()"}]}
     insight = normalize_insight(payload)
-    assert insight.kind is ChartKind.SQL_CHART
+    assert insight.kind is ChartKind.BAR  # drawn as PostHog draws the display chosen
     assert insight.x_labels[0] == "$autocapture"
     assert [s.label for s in insight.series] == ["count()"]
     assert insight.series[0].values[0] == 324
@@ -337,13 +337,16 @@ def test_funnel_with_an_empty_first_step_does_not_divide_by_zero() -> None:
     ]
 
 
-def test_funnel_trends_is_a_line_and_time_to_convert_is_unsupported() -> None:
-    trend = [{"label": "conversion", "data": [10.0, 20.5], "days": ["2024-01-01", "2024-01-02"]}]
+def test_funnel_trends_is_a_percent_line_and_time_to_convert_a_histogram() -> None:
+    trend = [{"data": [10.0, 20.5], "days": ["2024-01-01", "2024-01-02"]}]
     insight = normalize_insight(_legacy(insight="FUNNELS", result=trend, funnel_viz_type="trends"))
     assert insight.kind is ChartKind.LINE and insight.series[0].values == [10.0, 20.5]
-    bins = {"bins": [[60, 3]], "average_conversion_time": 60}
+    assert insight.series[0].label == "Conversion rate"  # not "Series 1"
+    assert insight.formatting.axis_format == "percentage"
+    bins = {"bins": [[60, 3], [120, 1]], "average_conversion_time": 75}
     insight = normalize_insight(_legacy(insight="FUNNELS", result=bins, funnel_viz_type="time_to_convert"))
-    assert insight.kind is ChartKind.UNSUPPORTED and "Time-to-convert" in insight.unsupported_reason
+    assert insight.kind is ChartKind.FUNNEL_TIME
+    assert insight.conversion_bins == [(60, 3), (120, 1)] and insight.average_conversion_seconds == 75
 
 
 def test_query_retention_period() -> None:
@@ -373,8 +376,8 @@ def test_result_not_computed_is_unsupported_with_reason() -> None:
     [
         (lambda p: p["query"]["source"].update(kind="WebOverviewQuery"), "WebOverviewQuery"),
         (lambda p: p["query"].update(kind="SavedInsightNode"), "SavedInsightNode"),
-        (lambda p: p["query"]["source"]["trendsFilter"].update(display="CalendarHeatmap"), "CalendarHeatmap"),
-        (lambda p: p["query"].update(kind="DataTableNode", source={"kind": "EventsQuery"}), "EventsQuery"),
+        (lambda p: p["query"]["source"]["trendsFilter"].update(display="ActionsBoxPlot"), "ActionsBoxPlot"),
+        (lambda p: p["query"].update(kind="DataTableNode", source={"kind": "SessionsQuery"}), "SessionsQuery"),
         (lambda p: p.update(query=None, filters={}), "no chart definition"),
     ],
 )

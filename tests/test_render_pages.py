@@ -132,14 +132,17 @@ def test_big_number_font_shrinks_in_a_narrow_tile() -> None:
 def test_pie_value_bars_and_tables_use_aggregated_values() -> None:
     pie = build_view(trends(ChartKind.PIE), 900)
     assert pie.chart is not None and pie.chart.data[0]["values"] == [30, 18]
-    assert [item.value for item in pie.legend] == ["30", "18"]
+    assert [item.value for item in pie.legend] == ["30 (62.5%)", "18 (37.5%)"]
     bars = build_view(trends(ChartKind.VALUE_BARS), 900)
     assert bars.chart is not None and bars.chart.data[0]["x"] == [30, 18]
     table = build_view(trends(ChartKind.TABLE), 900)
     assert table.body == "table" and table.table is not None
     assert table.table.rows == [["signed_up", "Chrome", "30"], ["signed_up", "Safari", "18"]]
-    world = build_view(trends(ChartKind.WORLD_MAP), 900)
-    assert world.table is not None and world.table.columns == ["Country", "Value"]
+    world = build_view(
+        trends(ChartKind.WORLD_MAP, series=[Series(label="x", aggregated_value=5, breakdown_value="AU")]), 900
+    )
+    assert world.chart is not None and world.chart.data[0]["type"] == "choropleth"
+    assert world.chart.data[0]["locations"] == ["AUS"]  # alpha-2 from PostHog, alpha-3 for plotly
 
 
 def test_lifecycle_draws_dormant_below_zero() -> None:

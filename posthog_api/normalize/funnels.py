@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..content import ChartKind, FunnelBreakdown, FunnelStep, Insight
+from ..content import AxisFormat, ChartKind, Formatting, FunnelBreakdown, FunnelStep, Insight
 from . import trends
 from .labels import breakdown_label, event_label
-from .readers import as_list, integer, num, obj, text
+from .readers import Shape, as_dict, as_list, integer, num, obj, optional_num, text
 from .spec import Spec
 
 
@@ -40,16 +40,38 @@ def _steps(group: list[Any], spec: Spec) -> FunnelBreakdown:
 def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
     insight.funnel_layout = "horizontal" if spec.funnel_layout == "horizontal" else "vertical"
     if spec.funnel_viz_type == "trends":
-        # Conversion rate over time: a line per breakdown, same shape as a trends result.
-        insight.kind = ChartKind.LINE
-        trends.read_series(insight, result, spec)
+        _historical_trends(insight, result, spec)
         return
-    if spec.funnel_viz_type != "steps":
-        insight.kind = ChartKind.UNSUPPORTED
-        insight.unsupported_reason = "Time-to-convert funnels are not supported yet; steps funnels are."
+    if spec.funnel_viz_type == "time_to_convert":
+        _time_to_convert(insight, result)
         return
     insight.kind = ChartKind.FUNNEL
     rows = as_list(result, "a list of funnel steps")
     # With a breakdown, PostHog returns one list of steps per breakdown value.
     groups = rows if rows and all(isinstance(r, list) for r in rows) else [rows]
     insight.funnel = [_steps(group, spec) for group in groups]
+
+
+def _historical_trends(insight: Insight, result: object, spec: Spec) -> None:
+    """Conversion rate over time: a line per breakdown, in percent, as PostHog's historical trends draw it."""
+    insight.kind = ChartKind.LINE
+    trends.read_series(insight, result, spec)
+    insight.formatting = Formatting(axis_format=AxisFormat.PERCENTAGE, decimal_places=None)
+    rows = as_list(result, "a list of series")
+    for index, series in enumerate(insight.series):
+        raw = as_dict(rows[index])
+        # PostHog's rows carry no label: the line is the conversion rate (per breakdown value when broken down).
+        if not text(raw.get("label")) and not text(as_dict(raw.get("action")).get("custom_name")):
+            series.label = "Conversion rate"
+
+
+def _time_to_convert(insight: Insight, result: object) -> None:
+    """Time to convert: PostHog's histogram bins of (seconds from, people), with the average time."""
+    insight.kind = ChartKind.FUNNEL_TIME
+    data = obj(result, "time-to-convert results to be an object")
+    for item in as_list(data.get("bins", []), "a list of time bins"):
+        pair = as_list(item, "each time bin to be [seconds, people]")
+        if len(pair) != 2:
+            raise Shape("expected each time bin to be [seconds, people]")
+        insight.conversion_bins.append((num(pair[0]), integer(pair[1])))
+    insight.average_conversion_seconds = optional_num(data.get("average_conversion_time"))

@@ -33,6 +33,22 @@ def link(base_url: str, project_id: int | None, path: str) -> str:
     return f"{base}/project/{project_id}/{path}" if project_id is not None else f"{base}/{path}"
 
 
+def date_caption(spec: specs.Spec, result: object, override: tuple[object, object] | None) -> str:
+    """The period the query used, in words: the override it was asked for with, its own range, else PostHog's
+    default for its type. Retention covers its intervals (12 weekly cohorts: "Last 12 weeks")."""
+    if spec.insight_type in specs.NO_DATE_RANGE:
+        return ""
+    if override is not None:
+        return describe_date_range(*override)
+    if spec.insight_type == "RETENTION" and not text(spec.date_from):
+        count = spec.total_intervals or (len(result) if isinstance(result, list) and result else 8)
+        unit = spec.retention_period.lower()
+        words = f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+        end = text(spec.date_to)
+        return f"Last {words}" if end is None else f"{words} to {describe_date_range(end, end)}"
+    return describe_date_range(spec.date_from, spec.date_to, specs.DEFAULT_DATE_FROM.get(spec.insight_type, "-7d"))
+
+
 def normalize_insight(
     payload: object,
     *,
@@ -68,11 +84,9 @@ def normalize_insight(
         return insight
 
     insight.interval = spec.interval
-    if spec.insight_type != "SQL":
-        date_from, date_to = date_override or (spec.date_from, spec.date_to)
-        insight.date_range = describe_date_range(date_from, date_to)
-
+    insight.time_zone = text(data.get("timezone"))
     result = data["result"] if "result" in data else data.get("results")
+    insight.date_range = date_caption(spec, result, date_override)
     if result is None:
         insight.unsupported_reason = (
             "PostHog has not calculated this insight yet. Open it in PostHog to refresh it, then try again."

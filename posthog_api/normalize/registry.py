@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..content import Insight
-from . import funnels, paths, retention, sql, trends
+from . import funnels, paths, retention, sql, tables, trends
 from .spec import Spec
 
 Reader = Callable[[Insight, dict[str, Any], object, Spec], None]
@@ -23,4 +23,8 @@ READERS: dict[str, Reader] = {
     "RETENTION": retention.read,
     "PATHS": paths.read,
     "SQL": sql.read,
+    "EVENTS": tables.read_events,
+    "ACTORS": tables.read_events,
+    "WEB_STATS": tables.read_web_stats,
+    "WEB_OVERVIEW": tables.read_web_overview,
 }

@@ -8,9 +8,13 @@ from ..content import ChartKind, Insight, RetentionRow
 from .readers import as_list, integer, obj, text
 from .spec import Spec
 
+GRAPH_DISPLAYS = {"ActionsLineGraph", "ActionsBar"}
+
 
 def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
-    insight.kind = ChartKind.RETENTION
+    # PostHog shows retention as the cohort table, or as a graph when its display says so.
+    insight.kind = ChartKind.RETENTION_GRAPH if spec.display in GRAPH_DISPLAYS else ChartKind.RETENTION
+    insight.display = spec.display
     insight.retention_period = spec.retention_period
     for index, item in enumerate(as_list(result, "a list of cohorts")):
         raw = obj(item, "each cohort to be an object")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..content import Formatting
+from . import options
 from .readers import as_dict, dicts, int_set, text, truthy_flag
 
 # Query kinds of insight visualisations -> the insight type PostHog's legacy filters call them.
@@ -19,7 +21,26 @@ QUERY_KINDS = {
 # Sources of DataTableNode / DataVisualizationNode -> the insight type their reader handles.
 TABLE_SOURCES = {
     "HogQLQuery": "SQL",
+    "EventsQuery": "EVENTS",
+    "ActorsQuery": "ACTORS",
+    "PersonsQuery": "ACTORS",
+    "WebStatsTableQuery": "WEB_STATS",
+    "WebGoalsQuery": "WEB_STATS",
+    "WebExternalClicksTableQuery": "WEB_STATS",
+    "WebOverviewQuery": "WEB_OVERVIEW",
 }
+# PostHog's date range when a query has none, per insight type (retention counts its intervals instead).
+DEFAULT_DATE_FROM = {
+    "TRENDS": "-7d",
+    "FUNNELS": "-7d",
+    "LIFECYCLE": "-7d",
+    "STICKINESS": "-7d",
+    "PATHS": "-7d",
+    "EVENTS": "-24h",  # PostHog's events table shows the last 24 hours unless told otherwise
+    "WEB_STATS": "-7d",
+    "WEB_OVERVIEW": "-7d",
+}
+NO_DATE_RANGE = {"SQL", "ACTORS"}  # a SQL query says its own period; a list of persons has none
 TYPE_WORDS = {
     "TRENDS": "trends",
     "FUNNELS": "funnel",
@@ -28,6 +49,10 @@ TYPE_WORDS = {
     "STICKINESS": "stickiness",
     "PATHS": "paths",
     "SQL": "SQL",
+    "EVENTS": "events",
+    "ACTORS": "persons",
+    "WEB_STATS": "web analytics",
+    "WEB_OVERVIEW": "web analytics",
 }
 
 
@@ -54,12 +79,19 @@ class Spec:
     sql_chart: bool = False
     sql_x: str | None = None
     sql_y: list[str] = field(default_factory=list)
+    formatting: Formatting = field(default_factory=Formatting)
+    colors_by_key: dict[str, str] = field(default_factory=dict)  # resultCustomizations by value: key -> colour
+    colors_by_position: dict[int, str] = field(default_factory=dict)
+    total_intervals: int | None = None  # retention: how many periods (cohorts) it shows
     unsupported: str = ""
 
 
 def from_query(query: dict[str, Any]) -> Spec:
     spec = Spec(query=query)
     kind = query.get("kind")
+    if isinstance(kind, str) and kind in TABLE_SOURCES:
+        query = {"kind": "DataTableNode", "source": query}  # a bare table query, as web analytics tiles save them
+        kind = "DataTableNode"
     if kind in ("DataTableNode", "DataVisualizationNode"):
         source = as_dict(query.get("source"))
         spec.source = source
@@ -69,7 +101,13 @@ def from_query(query: dict[str, Any]) -> Spec:
             spec.unsupported = f"Tables of {what} are not supported yet."
             return spec
         spec.insight_type = TABLE_SOURCES[source_kind]
-        _read_sql_chart(spec, query, kind)
+        date_range = as_dict(source.get("dateRange"))
+        # EventsQuery says its period with `after`/`before`; web analytics queries with a dateRange.
+        spec.date_from = date_range.get("date_from", source.get("after"))
+        spec.date_to = date_range.get("date_to", source.get("before"))
+        if spec.insight_type == "SQL":
+            spec.date_from = spec.date_to = None
+            _read_sql_chart(spec, query, kind)
         return spec
     source = as_dict(query.get("source")) if kind == "InsightVizNode" else query
     spec.source = source
@@ -95,11 +133,21 @@ def from_query(query: dict[str, Any]) -> Spec:
         spec.hidden_indexes |= int_set(f.get("hiddenLegendIndexes") or f.get("hidden_legend_indexes"))
     spec.customization_by = text(trends.get("resultCustomizationBy"))
     for key, custom in as_dict(trends.get("resultCustomizations")).items():
-        if isinstance(key, str) and as_dict(custom).get("hidden") is True:
-            if key.isascii() and key.isdigit() and spec.customization_by == "position":
+        if not isinstance(key, str):
+            continue
+        by_position = key.isascii() and key.isdigit() and spec.customization_by == "position"
+        if as_dict(custom).get("hidden") is True:
+            if by_position:
                 spec.hidden_indexes.add(int(key))
             else:
                 spec.hidden_value_keys.add(key)
+        if chosen := options.color(as_dict(custom).get("color")):
+            if by_position:
+                spec.colors_by_position[int(key)] = chosen
+            else:
+                spec.colors_by_key[key] = chosen
+    spec.formatting = options.from_trends_filter(trends or stickiness)
+    _read_stacking(spec)
 
     funnels = as_dict(source.get("funnelsFilter"))
     spec.funnel_viz_type = text(funnels.get("funnelVizType")) or "steps"
@@ -112,10 +160,22 @@ def from_query(query: dict[str, Any]) -> Spec:
     spec.retention_period = text(retention.get("period")) or "Day"
     if source_kind == "RetentionQuery":
         spec.display = text(retention.get("display"))
+        spec.total_intervals = _positive(retention.get("totalIntervals"))
     toggled = as_dict(source.get("lifecycleFilter")).get("toggledLifecycles")
     if isinstance(toggled, list):
         spec.toggled_lifecycles = [t for t in toggled if isinstance(t, str)]
     return spec
+
+
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _read_stacking(spec: Spec) -> None:
+    if spec.display == "ActionsStackedBar":
+        spec.formatting.stacked = True
+    elif spec.display == "ActionsUnstackedBar":
+        spec.formatting.stacked = False
 
 
 def _read_sql_chart(spec: Spec, query: dict[str, Any], kind: object) -> None:
@@ -129,6 +189,11 @@ def _read_sql_chart(spec: Spec, query: dict[str, Any], kind: object) -> None:
     for y in y_axes if isinstance(y_axes, list) else []:
         if column := text(as_dict(y).get("column")):
             spec.sql_y.append(column)
+            chosen = options.color(as_dict(as_dict(as_dict(y).get("settings")).get("display")).get("color"))
+            if chosen:
+                spec.colors_by_key[column] = chosen
+    spec.formatting = options.from_chart_settings(settings)
+    _read_stacking(spec)
 
 
 def from_filters(filters: dict[str, Any]) -> Spec:
@@ -160,6 +225,9 @@ def from_filters(filters: dict[str, Any]) -> Spec:
         if truthy_flag(entity.get("optionalInFunnel")):
             spec.optional_steps.add(i)
     spec.retention_period = text(filters.get("period")) or "Day"
+    spec.total_intervals = _positive(filters.get("total_intervals"))
+    spec.formatting = options.from_filters(filters)
+    _read_stacking(spec)
     toggled = filters.get("toggledLifecycles")
     if isinstance(toggled, list):
         spec.toggled_lifecycles = [t for t in toggled if isinstance(t, str)]

@@ -7,6 +7,7 @@ from typing import Any
 from ..content import ChartKind, Insight, Series, Table
 from .readers import as_list, num
 from .spec import Spec
+from .trends import AGGREGATED, DISPLAYS
 
 
 def read_rows(payload: dict[str, Any], result: object) -> Table:
@@ -28,10 +29,37 @@ def read_rows(payload: dict[str, Any], result: object) -> Table:
 
 
 def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:
-    insight.kind = ChartKind.SQL_CHART if spec.sql_chart else ChartKind.SQL_TABLE
     insight.table = read_rows(payload, result)
-    if spec.sql_chart:
+    insight.kind = ChartKind.SQL_TABLE
+    if not spec.sql_chart:
+        return
+    # The chart PostHog draws for the display chosen (line, bars, area, pie, number...), through the same
+    # builders as a trends insight; a display we do not know is drawn as bars, PostHog's SQL default.
+    kind = DISPLAYS.get(spec.display or "", ChartKind.SQL_CHART)
+    insight.kind = ChartKind.SQL_TABLE if kind is ChartKind.TABLE else kind
+    insight.formatting = spec.formatting
+    if insight.kind is not ChartKind.SQL_TABLE:
         _series(insight, spec)
+        if insight.kind in AGGREGATED:
+            _aggregate(insight)
+
+
+def _aggregate(insight: Insight) -> None:
+    """Pie, value bars, world map: one slice per row (x column as label); big number: the first value."""
+    if insight.kind is ChartKind.NUMBER:
+        first = insight.series[0] if insight.series else None
+        insight.series = (
+            [Series(label=first.label, aggregated_value=first.values[0] if first.values else None)] if first else []
+        )
+        return
+    column = insight.series[0] if insight.series else None
+    if column is None:
+        return
+    insight.series = [
+        Series(label=label, aggregated_value=value, breakdown_value=label, color=None)
+        for label, value in zip(insight.x_labels, column.values, strict=False)
+    ]
+    insight.x_labels = []
 
 
 def _series(insight: Insight, spec: Spec) -> None:
@@ -53,4 +81,4 @@ def _series(insight: Insight, spec: Spec) -> None:
     insight.x_labels = [str(r[x]) if x < len(r) else "" for r in table.rows]
     for i in ys:
         values = [num(r[i]) if i < len(r) and isinstance(r[i], int | float) else 0.0 for r in table.rows]
-        insight.series.append(Series(label=cols[i], values=values))
+        insight.series.append(Series(label=cols[i], values=values, color=spec.colors_by_key.get(cols[i])))

@@ -22,6 +22,7 @@ DISPLAYS: dict[str, ChartKind] = {
     "ActionsBarValue": ChartKind.VALUE_BARS,
     "ActionsTable": ChartKind.TABLE,
     "WorldMap": ChartKind.WORLD_MAP,
+    "CalendarHeatmap": ChartKind.CALENDAR_HEATMAP,
 }
 AGGREGATED = {ChartKind.PIE, ChartKind.NUMBER, ChartKind.VALUE_BARS, ChartKind.TABLE, ChartKind.WORLD_MAP}
 
@@ -64,6 +65,8 @@ def read_series(insight: Insight, result: object, spec: Spec) -> None:
     """The series of a trends-shaped result into `insight.series` (drawn as `insight.kind`)."""
     rows = as_list(result, "a list of series")
     aggregated = insight.kind in AGGREGATED
+    insight.formatting = spec.formatting
+    stated: list[bool] = []  # per series: PostHog gave an aggregated value (null = not computed)
     for index, item in enumerate(rows):
         raw = obj(item, "each series to be an object")
         action = as_dict(raw.get("action"))
@@ -81,9 +84,11 @@ def read_series(insight: Insight, result: object, spec: Spec) -> None:
         if aggregated:
             agg = raw.get("aggregated_value")
             value = num(agg if agg is not None else raw.get("count", sum(values)))
-        hidden = index in spec.hidden_indexes or (
-            spec.customization_by != "position" and series_key(raw, index) in spec.hidden_value_keys
-        )
+        by_value = spec.customization_by != "position"
+        key = series_key(raw, index)
+        hidden = index in spec.hidden_indexes or (by_value and key in spec.hidden_value_keys)
+        color = spec.colors_by_position.get(index) or (spec.colors_by_key.get(key) if by_value else None)
+        stated.append(raw.get("aggregated_value") is not None)
         if spec.toggled_lifecycles is not None and status and status not in spec.toggled_lifecycles:
             hidden = True
         compare_label = text(raw.get("compare_label"))
@@ -96,15 +101,31 @@ def read_series(insight: Insight, result: object, spec: Spec) -> None:
                 compare_label=compare_label,
                 status=status,
                 hidden=hidden,
+                color=color,
             )
         )
         if not insight.x_labels and not aggregated:
             labels = raw.get("labels") or raw.get("days") or []
             insight.x_labels = [str(x) for x in as_list(labels, "a list of x labels")]
+            days = raw.get("days")
+            if isinstance(days, list) and all(isinstance(d, str) for d in days):
+                insight.x_dates = list(days)
 
     if insight.kind is ChartKind.NUMBER:
-        # One big number: the current period is drawn, the previous one is its comparison.
-        previous = [s for s in insight.series if s.compare_label == "previous"]
-        if previous:
-            insight.previous_value = previous[0].aggregated_value
-            insight.series = [s for s in insight.series if s.compare_label != "previous"]
+        _compare_number(insight, spec, stated)
+
+
+def _compare_number(insight: Insight, spec: Spec, stated: list[bool]) -> None:
+    """One big number: the current period is drawn, the previous one is its comparison. PostHog labels the
+    periods (compare_label) or, in some versions, returns the previous period second; a previous period
+    PostHog did not compute (null) is "no data for comparison", never a zero."""
+    labelled = [i for i, s in enumerate(insight.series) if s.compare_label == "previous"]
+    if labelled:
+        index = labelled[0]
+    elif spec.compare and len(insight.series) == 2:
+        index = 1
+    else:
+        return
+    insight.compared = True
+    insight.previous_value = insight.series[index].aggregated_value if stated[index] else None
+    insight.series = [s for i, s in enumerate(insight.series) if i != index and s.compare_label != "previous"]

@@ -6,7 +6,11 @@
 (function () {
   "use strict";
 
-  var PLOT_CONFIG = { staticPlot: true, displayModeBar: false, responsive: false };
+  // Map shapes (world_110m.json) are served beside this script, so a world map never asks a CDN for them.
+  var STATIC_BASE = (document.currentScript && document.currentScript.src || "").replace(/\/[^\/]*$/, "/");
+  var PLOT_CONFIG = {
+    staticPlot: true, displayModeBar: false, responsive: false, topojsonURL: STATIC_BASE + "topojson/",
+  };
   var state = { pending: {}, errors: [], waiters: [] };
 
   function setReady(value) {
@@ -58,6 +62,8 @@
     clear();
     document.title = spec.title || "";
     document.body.style.width = spec.width + "px";
+    document.documentElement.dataset.theme = spec.theme || "light";
+    document.documentElement.style.background = spec.background || "";
     root().innerHTML = spec.html;
     root().querySelectorAll("[data-tile]").forEach(function (el) { state.pending[el.dataset.tile] = 0; });
     spec.charts.forEach(function (chart) { state.pending[chart.tile] = (state.pending[chart.tile] || 0) + 1; });
@@ -68,6 +74,7 @@
     });
     await Promise.all(spec.charts.map(drawChart));
     await document.fonts.ready;  // SVG text drawn by plotly may have asked for more faces
+    root().querySelectorAll(".tile").forEach(fitTile);
     setReady(state.errors.length ? "error:" + state.errors.join(",") : true);
   }
 
@@ -81,6 +88,66 @@
       })
       .then(draw)
       .catch(function (err) { setReady("failed:" + (err && err.message ? err.message : String(err))); });
+  }
+
+  // A dashboard tile has the height of its grid cell. Whatever does not fit is left out in whole items (legend
+  // entries, rows, cohorts, funnel steps, table columns) and the tile says so ("+20 more series"), instead of
+  // being cut off silently mid-digit.
+  function overflowsDown(el) { return el.scrollHeight > el.clientHeight + 1; }
+  function overflowsRight(el) { return el.scrollWidth > el.clientWidth + 1; }
+
+  function describe(group) {
+    var parts = [];
+    var rows = Number(group.dataset.fitBase || 0) + Number(group.dataset.fitHidden || 0);
+    var columns = Number(group.dataset.fitHiddenColumns || 0);
+    if (rows) { parts.push("+" + rows.toLocaleString("en-US") + " more " + group.dataset.fitWord); }
+    if (columns) { parts.push("+" + columns + " more " + group.dataset.fitColumnsWord); }
+    var note = group.querySelector("[data-fit-note]");
+    if (!note) { return; }
+    var suffix = note.dataset.fitSuffix || "";
+    if (!parts.length && !suffix) { return; }
+    note.textContent = parts.join(" · ") + (parts.length ? suffix : suffix.replace(/^ · /, ""));
+    note.hidden = false;
+  }
+
+  function fitColumns(group, box) {
+    var table = group.querySelector("[data-fit-columns]");
+    if (!table) { return; }
+    var keep = Number(group.dataset.fitKeepColumns || 1);
+    var rows = Array.from(table.rows);
+    var count = rows.length ? rows[0].cells.length : 0;
+    var hidden = 0;
+    while (overflowsRight(box) && count - hidden > keep) {
+      rows.forEach(function (row) { var cell = row.cells[count - 1 - hidden]; if (cell) { cell.hidden = true; } });
+      hidden += 1;
+      group.dataset.fitHiddenColumns = hidden;
+      describe(group);
+    }
+  }
+
+  function fitList(group, boxes) {
+    var list = group.matches("[data-fit-list]") ? group : group.querySelector("[data-fit-list]");
+    if (!list) { return; }
+    var items = Array.from(list.children).filter(function (el) { return el.hasAttribute("data-fit-item"); });
+    var hidden = 0;
+    var cut = function () { return boxes.some(overflowsDown); };
+    while (cut() && items.length - hidden > 1) {
+      items[items.length - 1 - hidden].hidden = true;
+      hidden += 1;
+      group.dataset.fitHidden = hidden;
+      describe(group);
+    }
+  }
+
+  function fitTile(tile) {
+    var body = tile.querySelector(".insight-body");
+    if (!body) { return; }
+    tile.querySelectorAll("[data-fit]").forEach(function (group) {
+      // A legend has its own height; tables and steps share the tile body (and may overflow their own box).
+      var boxes = group.matches(".legend") ? [group] : [body, group];
+      fitColumns(group, group.matches(".table-wrap") ? group : body);
+      fitList(group, boxes);
+    });
   }
 
   // Resolves with the flag as soon as it is set, or after `ms` with the current value.

@@ -37,7 +37,8 @@ class TableView:
     rows: list[list[str]]
     numeric: list[bool]  # right-align numeric columns
     more_rows: int = 0
-    bars: list[float] | None = None  # world map: a share bar per row (0..1)
+    more_in_posthog: bool = False  # PostHog has more rows than it returned
+    bars: list[float] | None = None  # a share bar per row (0..1)
 
 
 @dataclass(slots=True)
@@ -81,11 +82,19 @@ class FunnelStepView:
 
 
 @dataclass(slots=True)
+class OverviewCard:
+    label: str
+    value: str
+    change: str = ""  # "▲ 12%" / "No data for comparison"
+    direction: str = ""  # good / bad / flat
+
+
+@dataclass(slots=True)
 class InsightView:
     title: str
     description: str
     meta: list[str]
-    body: str  # chart | number | table | retention | funnel_rows | unsupported | empty
+    body: str  # chart | number | table | retention | funnel_rows | overview | unsupported | empty
     chart: ChartView | None = None
     legend: list[LegendItem] = field(default_factory=list)
     legend_more: int = 0
@@ -93,6 +102,7 @@ class InsightView:
     table: TableView | None = None
     retention: RetentionView | None = None
     funnel_steps: list[FunnelStepView] = field(default_factory=list)
+    overview: list[OverviewCard] = field(default_factory=list)
     summary: str = ""  # one line under the title of funnels: total conversion
     message: str = ""  # unsupported / empty explanation
     url: str = ""

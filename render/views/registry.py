@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from posthog_api.content import ChartKind, Insight
 
-from . import funnels, maps, paths, retention, sql, tables, trends
+from . import calendar, funnels, maps, paths, retention, sql, tables, trends, web
 from .model import InsightView
 from .unsupported import unsupported
 
@@ -29,5 +29,10 @@ BUILDERS: dict[ChartKind, Builder] = {
     ChartKind.RETENTION: retention.retention,
     ChartKind.PATHS: paths.paths,
     ChartKind.SQL_CHART: sql.sql_chart,
+    ChartKind.CALENDAR_HEATMAP: calendar.heatmap,
+    ChartKind.FUNNEL_TIME: funnels.time_to_convert,
+    ChartKind.RETENTION_GRAPH: retention.graph,
+    ChartKind.EVENTS_TABLE: tables.events_table,
+    ChartKind.WEB_OVERVIEW: web.overview,
     ChartKind.UNSUPPORTED: unsupported,
 }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from posthog_api.content import Insight
+from posthog_api.content import AxisFormat, Formatting, Insight
 
 from .. import formatting as fmt
-from ..theme import TEXT_COLOR
+from ..theme import READABLE_MAX_WIDTH, TEXT_COLOR, color_at
 from . import charts
-from .model import InsightView, RetentionCell, RetentionRowView, RetentionView
+from .model import ChartView, InsightView, LegendItem, RetentionCell, RetentionRowView, RetentionView
 
 
 def retention(insight: Insight, view: InsightView, chart_width: int) -> None:
@@ -37,4 +37,38 @@ def retention(insight: Insight, view: InsightView, chart_width: int) -> None:
         out.append(RetentionRowView(row.label, row.date[:10], fmt.number(row.cohort_size), cells))
     view.body = "retention"
     view.retention = RetentionView(columns, out)
-    view.min_width = min(3000, 260 + 72 * periods)
+    view.min_width = min(READABLE_MAX_WIDTH, 260 + 72 * periods)
+
+
+def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
+    """Retention as PostHog's line (or bar) graph: one trace per cohort, the share still active each period."""
+    rows = [r for r in insight.retention if r.counts]
+    if not rows:
+        charts.empty(view)
+        return
+    periods = max(len(r.counts) for r in rows)
+    labels = [f"{insight.retention_period} {i}" for i in range(periods)]
+    bars = insight.display == "ActionsBar"
+    percent = Formatting(axis_format=AxisFormat.PERCENTAGE)
+    traces, legend, values = [], [], []
+    for index, row in enumerate(rows):
+        color = color_at(index)
+        shares = [round(100 * c / row.cohort_size, 1) if row.cohort_size else 0.0 for c in row.counts]
+        values += shares
+        trace = {"x": list(range(len(shares))), "y": shares, "name": fmt.plotly_text(row.label)}
+        if bars:
+            trace |= {"type": "bar", "marker": {"color": color}}
+        else:
+            trace |= {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"color": color, "width": 2},
+                "marker": {"color": color, "size": 5},
+            }
+        traces.append(trace)
+        legend.append(LegendItem(f"{row.label} {row.date}".strip(), color, fmt.number(row.cohort_size)))
+    layout = charts.layout(xaxis=charts.x_axis(labels, chart_width), yaxis=charts.y_axis(percent, values))
+    if bars:
+        layout |= {"barmode": "group", "bargap": 0.2}
+    view.chart = ChartView(traces, layout, charts.chart_height(chart_width))
+    view.legend = legend

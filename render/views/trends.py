@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from posthog_api.content import ChartKind, Insight, Series
+from posthog_api.content import ChartKind, Formatting, Insight, Series
 
 from .. import formatting as fmt
 from ..theme import GRID_COLOR, LIFECYCLE_COLORS, LIFECYCLE_ORDER, TEXT_COLOR, color_at
@@ -17,45 +17,87 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
     if not series:
         _aggregated_fallback(insight, view, chart_width)
         return
-    kind = insight.kind
+    kind, f = insight.kind, insight.formatting
     colors = charts.colors(series)
     x_count = max(len(s.values) for s in series)
     labels = list(insight.x_labels) + [""] * (x_count - len(insight.x_labels))
     xs = list(range(x_count))
     has_breakdown = any(s.breakdown_value not in (None, "") for s in series)
     all_positive = all(v >= 0 for s in series for v in s.values if v is not None)
+    stacked = (f.stacked if f.stacked is not None else has_breakdown) or f.percent_stack
+    many_axes = f.multiple_y_axes and len(series) > 1
     traces = []
-    for s, color in zip(series, colors, strict=True):
-        dashed = s.compare_label == "previous"
+    for index, (s, color) in enumerate(zip(series, colors, strict=True)):
+        dashed = s.compare_label == "previous"  # compare to previous: the earlier period drawn dashed / faded
         if kind == ChartKind.BAR:
             trace: dict[str, Any] = {
                 "type": "bar",
                 "marker": {"color": color, "opacity": 0.55 if dashed else 1},
             }
+            if f.show_values:
+                trace |= {"textposition": "inside" if stacked else "outside", "cliponaxis": False}
         else:
+            mode = "lines+markers" if x_count <= 31 else "lines"
             trace = {
                 "type": "scatter",
-                "mode": "lines+markers" if x_count <= 31 else "lines",
+                "mode": mode + ("+text" if f.show_values else ""),
                 "line": {"color": color, "width": 2.5, "dash": "dash" if dashed else "solid"},
                 "marker": {"color": color, "size": 6},
             }
+            if f.show_values:
+                trace |= {"textposition": "top center", "textfont": {"size": 11}, "cliponaxis": False}
             if kind == ChartKind.AREA:
-                if len(series) > 1 and all_positive and not dashed:
+                if (len(series) > 1 and all_positive and not dashed) or f.percent_stack:
                     trace["stackgroup"] = "area"
+                    if f.percent_stack and index == 0:
+                        trace["groupnorm"] = "percent"
                 else:
                     trace["fill"] = "tozeroy"
                 trace["fillcolor"] = color + "33"
+        if f.show_values:
+            trace["text"] = [fmt.value(v, f) for v in s.values]
+        if many_axes and index:
+            trace["yaxis"] = f"y{index + 1}"
         trace |= {"x": xs, "y": s.values, "name": fmt.plotly_text(charts.series_name(s))}
         traces.append(trace)
-    layout = charts.layout(xaxis=charts.x_axis(labels, chart_width))
+    values = [v for s in series for v in s.values if v is not None]
+    layout = charts.layout(xaxis=charts.x_axis(labels, chart_width), yaxis=charts.y_axis(f, values))
+    if f.log_scale:
+        layout["yaxis"].pop("rangemode", None)
+    if many_axes:
+        _extra_axes(layout, series, colors, f)
+    shapes, notes = charts.goal_lines(f)
+    if shapes:
+        layout["shapes"], layout["annotations"] = shapes, notes
     if kind == ChartKind.BAR:
-        layout["barmode"] = "stack" if has_breakdown and all_positive else "group"
+        layout["barmode"] = "stack" if stacked and (all_positive or f.percent_stack) else "group"
         layout["bargap"] = 0.25
+        if f.percent_stack:
+            layout["barnorm"] = "percent"
     view.chart = ChartView(traces, layout, charts.chart_height(chart_width))
-    view.legend = [
-        LegendItem(charts.series_name(s), c, dashed=s.compare_label == "previous")
-        for s, c in zip(series, colors, strict=True)
-    ]
+    if f.show_legend is not False:
+        view.legend = [
+            LegendItem(charts.series_name(s), c, dashed=s.compare_label == "previous")
+            for s, c in zip(series, colors, strict=True)
+        ]
+
+
+def _extra_axes(layout: dict[str, Any], series: list[Series], colors: list[str], f: Formatting) -> None:
+    """showMultipleYAxes: each series on its own scale; the second axis on the right, the others unlabelled."""
+    for index in range(1, len(series)):
+        values = [v for v in series[index].values if v is not None]
+        axis = charts.y_axis(f, values) | {
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "zeroline": False,
+            "rangemode": "tozero",
+            "fixedrange": True,
+            "automargin": True,
+            "visible": index == 1,
+            "tickfont": {"color": colors[index]},
+        }
+        layout[f"yaxis{index + 1}"] = axis
 
 
 def _aggregated_fallback(insight: Insight, view: InsightView, chart_width: int) -> None:
@@ -75,6 +117,10 @@ def pie(insight: Insight, view: InsightView, chart_width: int) -> None:
     colors = charts.colors(series)
     total = sum(values)
     height = charts.chart_height(chart_width)
+    f = insight.formatting
+    # A slice under 5% has no room for its label inside: it goes outside, in the text colour, so that a
+    # 1.27% slice still reads.
+    small = [total > 0 and abs(v) / total < 0.05 for v in values]
     trace = {
         "type": "pie",
         "labels": [fmt.plotly_text(charts.series_name(s)) for s in series],
@@ -84,25 +130,29 @@ def pie(insight: Insight, view: InsightView, chart_width: int) -> None:
         "sort": False,
         "direction": "clockwise",
         "textinfo": "percent",
-        "textposition": "inside",
-        "insidetextfont": {"color": "#ffffff"},
+        "texttemplate": "%{percent:.1%}",
+        "textposition": ["outside" if tiny else "inside" for tiny in small],
+        "insidetextfont": {"color": "white", "size": 13},  # on the slice colour, in every theme
+        "outsidetextfont": {"color": TEXT_COLOR, "size": 13},
         "insidetextorientation": "horizontal",
+        "automargin": True,
     }
     layout = charts.layout(
         annotations=[
             {
-                "text": f"<b>{fmt.number(total)}</b><br><span style='font-size:12px'>total</span>",
+                "text": f"<b>{fmt.value(total, f)}</b><br><span style='font-size:12px'>total</span>",
                 "showarrow": False,
                 "font": {"size": 22, "color": TEXT_COLOR},
                 "x": 0.5,
                 "y": 0.5,
             }
         ],
-        margin={"t": 8, "b": 8},
+        margin={"t": 24, "b": 24},
     )
     view.chart = ChartView([trace], layout, height)
     view.legend = [
-        LegendItem(charts.series_name(s), c, fmt.number(v)) for s, c, v in zip(series, colors, values, strict=True)
+        LegendItem(charts.series_name(s), c, f"{fmt.value(v, f)} ({fmt.percent(v / total) if total else '–'})")
+        for s, c, v in zip(series, colors, values, strict=True)
     ]
 
 
@@ -112,17 +162,21 @@ def number(insight: Insight, view: InsightView, chart_width: int) -> None:
     if current is None:
         charts.empty(view)
         return
+    f = insight.formatting
     value = charts.aggregated(current)
-    text = fmt.number(value)
+    text = fmt.value(value, f)
     # Bold digits of the UI font are about 0.62em wide; keep a margin on both sides.
     font_size = int(max(20, min(72, chart_width * 0.9 / (0.62 * len(text) + 0.3))))
     number = NumberView(value=text, label=charts.series_name(current), font_size=font_size)
     previous = insight.previous_value
-    if previous is None:
+    if previous is None and not insight.compared:
         prior = next((s for s in series if s.compare_label == "previous"), None)
         previous = charts.aggregated(prior) if prior else None
-    if previous is not None:
-        number.previous = fmt.number(previous)
+    if previous is None and insight.compared:
+        # PostHog had no value for the previous period: say so rather than compare with zero.
+        number.change, number.direction = "No data for comparison", "flat"
+    elif previous is not None:
+        number.previous = fmt.value(previous, f)
         if previous == value:
             number.change, number.direction = "no change", "flat"
         elif previous:
@@ -151,7 +205,7 @@ def value_bars(insight: Insight, view: InsightView, chart_width: int) -> None:
         "y": list(range(len(rows))),
         "x": values,
         "marker": {"color": [c for _, c in rows]},
-        "text": [fmt.number(v) for v in values],
+        "text": [fmt.value(v, insight.formatting) for v in values],
         "textposition": "outside",
         "cliponaxis": False,
     }

@@ -1,0 +1,377 @@
+"""Every display, viz type and table source PostHog users put on dashboards, drawn from PostHog-shaped payloads
+(tests/fixtures/posthog/kinds) in real Chromium, and the defects people met with them, each shown fixed.
+
+Browser start-up and page loads are the cost here, so the payloads are drawn together: one dashboard page holds
+every fixture as a full-width tile (one image per tile, as deliveries send them), and the DOM facts every test
+needs are read once from that page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from core.settings import Settings
+from posthog_api import normalize_insight
+from posthog_api.content import ChartKind, Dashboard, Insight, Tile
+from render import Renderer
+from render.pages import dashboard_page
+from render.views import build_view
+
+KINDS = Path(__file__).parent / "fixtures" / "posthog" / "kinds"
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+EXPECTED = {
+    "dataTableActors": ChartKind.EVENTS_TABLE,
+    "dataTableEvents": ChartKind.EVENTS_TABLE,
+    "funnelAllZero": ChartKind.FUNNEL,
+    "funnelHistoricalTrends": ChartKind.LINE,
+    "funnelTimeToConvert": ChartKind.FUNNEL_TIME,
+    "funnelTwelveSteps": ChartKind.FUNNEL,
+    "retentionWeeklyGraph": ChartKind.RETENTION_GRAPH,
+    "retentionWeeklyTable": ChartKind.RETENTION,
+    "sqlLineChart": ChartKind.LINE,
+    "sqlTableAmounts": ChartKind.SQL_TABLE,
+    "trendsCalendarHeatmap": ChartKind.CALENDAR_HEATMAP,
+    "trendsCompareTwoAxes": ChartKind.LINE,
+    "trendsCurrencyLog": ChartKind.LINE,
+    "trendsLineFormatted": ChartKind.LINE,
+    "trendsLineManySeries": ChartKind.LINE,
+    "trendsLineWithDisplayOptions": ChartKind.LINE,
+    "trendsNumberCompareNullPrevious": ChartKind.NUMBER,
+    "trendsPieSmallSlice": ChartKind.PIE,
+    "trendsSingleDay": ChartKind.NUMBER,
+    "trendsStackedPercent": ChartKind.BAR,
+    "trendsWorldMap": ChartKind.WORLD_MAP,
+    "webOverview": ChartKind.WEB_OVERVIEW,
+    "webStatsPaths": ChartKind.EVENTS_TABLE,
+}
+
+
+def payload(name: str) -> dict[str, Any]:
+    return json.loads((KINDS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def load(name: str) -> Insight:
+    return normalize_insight(payload(name))
+
+
+def drawn_share(png: bytes) -> float:
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return 1 - image.histogram()[255] / (image.width * image.height)
+
+
+# ---------------------------------------------------------------- without a browser
+
+
+def test_every_kind_fixture_is_covered_and_normalizes_to_its_kind() -> None:
+    assert {p.stem for p in KINDS.glob("*.json")} == set(EXPECTED)
+    for name, kind in EXPECTED.items():
+        insight = load(name)
+        assert insight.kind is kind, (name, insight.unsupported_reason)
+        assert build_view(insight, 950).body not in ("unsupported", "empty"), name
+
+
+def test_captions_state_the_range_the_query_used() -> None:
+    assert load("retentionWeeklyGraph").date_range == "Last 12 weeks"  # not PostHog's trends default of 7 days
+    assert load("trendsSingleDay").date_range == "Today"  # not "From 0 days ago to 0 days ago"
+    assert load("dataTableEvents").date_range == "Last 24 hours"
+    override = normalize_insight(payload("retentionWeeklyGraph"), date_override=("-30d", None))
+    assert override.date_range == "Last 30 days"  # the subscription's own range wins
+    view = build_view(load("trendsLineFormatted"), 950, time_zone="America/New_York")
+    assert "computed 2024-03-15 05:30 EDT" in view.meta  # the subscription's zone, not UTC
+
+
+def test_names_as_posthog_shows_them() -> None:
+    stacked = load("trendsStackedPercent")
+    assert [s.breakdown_value for s in stacked.series] == ["Chrome", "Safari", "Other"]
+    assert all("$$_posthog" not in s.label for s in stacked.series)
+    names = [s.name for s in load("funnelTwelveSteps").funnel[0].steps]
+    assert names[0] == "Pageview"
+
+
+def test_numbers_keep_the_precision_posthog_shows() -> None:
+    table = build_view(load("sqlTableAmounts"), 950).table
+    assert table is not None and table.rows[0][1] == "38,579.14"
+    assert table.more_rows == 50  # an insight image lists 50 rows and says how many more
+
+
+def test_a_null_previous_period_is_no_data_for_comparison() -> None:
+    number = build_view(load("trendsNumberCompareNullPrevious"), 950).number
+    assert number is not None and number.change == "No data for comparison" and number.previous == ""
+
+
+# ---------------------------------------------------------------- in the browser, one page for every kind
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def renderer() -> AsyncIterator[Renderer]:
+    async with Renderer(Settings(), pool_size=1) as shared:
+        yield shared
+
+
+PROBE = r"""
+const out = {};
+document.querySelectorAll("#export-root [data-tile]").forEach(tile => {
+  const plot = tile.querySelector(".js-plotly-plot");
+  const texts = sel => Array.from(tile.querySelectorAll(sel)).map(el => el.textContent.trim());
+  out[tile.dataset.tileName] = {
+    traces: plot ? plot.data.map(t => t.type) : [],
+    shapes: plot ? (plot.layout.shapes || []).map(s => s.name || "") : [],
+    yaxisType: plot ? (plot._fullLayout.yaxis || {}).type : null,
+    barnorm: plot ? plot._fullLayout.barnorm : null,
+    yticks: texts(".ytick text"),
+    y2ticks: texts(".yaxislayer-above .y2tick text, .y2tick text"),
+    valueLabels: texts(".textpoint text, .bartext, .slicetext"),
+    dashes: plot ? plot.data.map(t => (t.line || {}).dash || "") : [],
+    colors: plot ? plot.data.map(t => (t.marker || {}).color) : [],
+    legend: texts(".legend li[data-fit-item]:not([hidden]) .legend-label"),
+    notes: texts("[data-fit-note]:not([hidden])"),
+    cells: Array.from(tile.querySelectorAll("tbody tr:not([hidden])")).map(
+      tr => Array.from(tr.cells).filter(td => !td.hidden).map(td => td.textContent.trim())),
+    headers: texts("thead th:not([hidden])"),
+    text: tile.textContent.replace(/\s+/g, " "),
+    unsupported: !!tile.querySelector(".notice-unsupported, .chart-error"),
+  };
+});
+return [window.__exportReady, out];
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def drawn(renderer: Renderer) -> dict[str, Any]:
+    """Every kind fixture drawn once as a full-width tile of one page: the DOM facts and each tile's image."""
+    tiles = [Tile(id=i, x=0, y=i * 8, w=12, h=8, insight=load(name)) for i, name in enumerate(sorted(EXPECTED))]
+    page = dashboard_page(Dashboard(id=1, name="Every kind", tiles=tiles), 1000, stacked=True)
+    capture = await renderer.render_page(page, scale=1, with_tiles=True)
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    ready, facts = await asyncio.to_thread(session.driver.execute_script, PROBE)
+    names = {load(name).name: name for name in EXPECTED}
+    return {
+        "ready": ready,
+        "facts": {names[title]: value for title, value in facts.items()},
+        "images": {sorted(EXPECTED)[int(key.split()[-1])]: png for key, png in capture.tiles.items()},
+    }
+
+
+@in_module_loop
+async def test_every_kind_draws_ready_not_blank_and_without_an_unsupported_card(drawn: dict[str, Any]) -> None:
+    assert drawn["ready"] is True
+    assert set(drawn["images"]) == set(EXPECTED)
+    for name, png in drawn["images"].items():
+        assert drawn_share(png) > 0.01, f"{name} is (nearly) blank"
+        assert not drawn["facts"][name]["unsupported"], name
+
+
+@in_module_loop
+async def test_formatting_options_reach_the_chart(drawn: dict[str, Any]) -> None:
+    facts = drawn["facts"]
+    line = facts["trendsLineFormatted"]
+    assert "goal-line" in line["shapes"] and "Target: 40.00%" in line["text"]
+    assert line["yticks"] and all(t.endswith("%") for t in line["yticks"])  # not a bare 0-45 axis
+    assert "45.50%" in line["valueLabels"]  # showValuesOnSeries with decimalPlaces 2
+    stacked = facts["trendsStackedPercent"]
+    assert stacked["barnorm"] == "percent" and all(t.endswith("%") for t in stacked["yticks"])
+    assert stacked["colors"][1] == "#f14f58"  # preset-5 chosen for the second series
+    assert "Other" in " ".join(stacked["legend"])
+    money = facts["trendsCurrencyLog"]
+    assert money["yaxisType"] == "log" and any(t.startswith("$") for t in money["yticks"])
+    assert money["legend"] == []  # showLegend: false
+    compare = facts["trendsCompareTwoAxes"]
+    assert "dash" in compare["dashes"]  # the previous period, dashed
+    assert compare["y2ticks"]  # a second y axis
+
+
+@in_module_loop
+async def test_each_display_draws_its_own_picture(drawn: dict[str, Any]) -> None:
+    facts = drawn["facts"]
+    assert facts["trendsWorldMap"]["traces"] == ["choropleth"]
+    assert facts["trendsCalendarHeatmap"]["traces"] == ["heatmap"]
+    assert facts["funnelTimeToConvert"]["traces"] == ["bar"]
+    assert "Average time to convert 17m 41s" in facts["funnelTimeToConvert"]["text"]
+    assert set(facts["retentionWeeklyGraph"]["traces"]) == {"scatter"}
+    assert facts["retentionWeeklyGraph"]["yticks"][-1].endswith("%")
+    assert set(facts["sqlLineChart"]["traces"]) == {"scatter"}  # display ActionsLineGraph, not grouped bars
+    historical = facts["funnelHistoricalTrends"]
+    assert all(t.endswith("%") for t in historical["yticks"]) and historical["legend"] == ["Conversion rate"]
+    assert "Visitors" in facts["webOverview"]["text"] and "No data for comparison" in facts["webOverview"]["text"]
+    assert "No data for comparison" in facts["trendsNumberCompareNullPrevious"]["text"]
+    assert "no change" not in facts["trendsNumberCompareNullPrevious"]["text"]
+
+
+@in_module_loop
+async def test_tables_render_columns_as_posthog_does(drawn: dict[str, Any]) -> None:
+    events = drawn["facts"]["dataTableEvents"]
+    assert events["headers"] == ["Event", "Event", "Person", "Url / Screen", "Library", "Time"]
+    first = events["cells"][0]
+    assert first[0] == "Pageview" and first[2] == "ada@example.com"
+    assert first[5] == "2024-03-15 10:10"  # 09:10 UTC in the project's zone (Europe/Berlin)
+    assert events["cells"][2][2] == "user-2"  # no email or name: the distinct id
+    assert "more rows in PostHog" in " ".join(events["notes"])
+    persons = drawn["facts"]["dataTableActors"]
+    assert [row[0] for row in persons["cells"]] == ["ada@example.com", "Bob Stone", "anon-3"]
+    assert "$delete" not in " ".join(persons["headers"])
+    paths = drawn["facts"]["webStatsPaths"]
+    assert paths["headers"][:2] == ["Page", "Visitors"] and paths["cells"][0][3] == "41%"
+
+
+@in_module_loop
+async def test_defects_met_with_posthog_payloads_are_fixed(drawn: dict[str, Any]) -> None:
+    facts = drawn["facts"]
+    pie = facts["trendsPieSmallSlice"]
+    assert "1.3%" in pie["valueLabels"]  # the small slice has a readable label (outside the ring)
+    zero = facts["funnelAllZero"]
+    assert "No one entered this funnel" in zero["text"]
+    assert "$pageview" not in facts["funnelTwelveSteps"]["text"]
+    image = Image.open(io.BytesIO(drawn["images"]["funnelTwelveSteps"]))
+    assert image.width <= 1000  # a 12-step funnel stays within a readable width
+
+
+@in_module_loop
+async def test_the_world_map_draws_with_the_network_unreachable(renderer: Renderer) -> None:
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    driver = session.driver
+    # Everything but our own loopback server is unreachable for this render.
+    await asyncio.to_thread(driver.execute_cdp_cmd, "Network.enable", {})
+    blocked = {"urls": ["https://*", "http://*.com*", "http://*.org*", "http://*.net*", "http://*.ly*"]}
+    await asyncio.to_thread(driver.execute_cdp_cmd, "Network.setBlockedURLs", blocked)
+    try:
+        tiles = [Tile(id=1, x=0, y=0, w=12, h=8, insight=load("trendsWorldMap"))]
+        capture = await renderer.render_page(
+            dashboard_page(Dashboard(id=2, name="Map", tiles=tiles), 1000, stacked=True), scale=1, with_tiles=True
+        )
+        ready, urls, countries = await asyncio.to_thread(
+            driver.execute_script,
+            """const plot = document.querySelector(".js-plotly-plot");
+            return [window.__exportReady, performance.getEntriesByType("resource").map(e => e.name),
+                    plot.querySelectorAll(".choroplethlocation").length];""",
+        )
+    finally:
+        await asyncio.to_thread(driver.execute_cdp_cmd, "Network.setBlockedURLs", {"urls": []})
+    assert ready is True
+    assert any(u.endswith("/topojson/world_110m.json") for u in urls), urls
+    assert all(u.startswith(renderer.base_url) for u in urls), [u for u in urls if not u.startswith(renderer.base_url)]
+    assert countries == 2  # Australia and Iceland are on the map
+    assert drawn_share(capture.tiles["tile 1"]) > 0.05
+
+
+FIT_PROBE = r"""
+const out = {};
+document.querySelectorAll("#export-root .tile").forEach(tile => {
+  const body = tile.querySelector(".insight-body");
+  const wrap = tile.querySelector(".table-wrap");
+  const visible = sel => tile.querySelectorAll(sel).length;
+  out[tile.dataset.tileName] = {
+    notes: Array.from(tile.querySelectorAll("[data-fit-note]:not([hidden])")).map(el => el.textContent.trim()),
+    legend: visible(".legend [data-fit-item]:not([hidden])"),
+    rows: visible("tbody [data-fit-item]:not([hidden])"),
+    steps: visible(".funnel-step:not([hidden])"),
+    columns: visible("thead th:not([hidden])"),
+    cutDown: body.scrollHeight > body.clientHeight + 1 || (!!wrap && wrap.scrollHeight > wrap.clientHeight + 1),
+    cutRight: !!wrap && wrap.scrollWidth > wrap.clientWidth + 1,
+    legendCut: !!tile.querySelector(".legend") &&
+      tile.querySelector(".legend").scrollHeight > tile.querySelector(".legend").clientHeight + 1,
+  };
+});
+return out;
+"""
+
+
+def _more(notes: list[str], word: str) -> int:
+    """N of "+N more <word>" in a tile's notes (0 when nothing of that kind was left out)."""
+    for note in notes:
+        for part in note.split(" · "):
+            if part.startswith("+") and part.endswith(f"more {word}"):
+                return int(part[1:].split()[0].replace(",", ""))
+    return 0
+
+
+@in_module_loop
+async def test_dashboard_tiles_show_all_their_data_or_say_what_they_left_out(renderer: Renderer) -> None:
+    funnel_rows = payload("funnelTwelveSteps")
+    funnel_rows["name"] = "Twelve steps, top to bottom"
+    funnel_rows["query"]["source"]["funnelsFilter"]["layout"] = "horizontal"
+    tiles = [
+        Tile(id=1, x=0, y=0, w=6, h=5, insight=load("trendsLineManySeries")),
+        Tile(id=2, x=6, y=0, w=3, h=5, insight=load("retentionWeeklyTable")),
+        Tile(id=3, x=9, y=0, w=3, h=5, insight=normalize_insight(funnel_rows)),
+        Tile(id=4, x=0, y=5, w=6, h=5, insight=load("sqlTableAmounts")),
+        Tile(id=5, x=6, y=5, w=6, h=5, insight=load("dataTableEvents")),
+    ]
+    await renderer.render_page(dashboard_page(Dashboard(id=3, name="Small tiles", tiles=tiles), 1200), scale=1)
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    facts = await asyncio.to_thread(session.driver.execute_script, FIT_PROBE)
+    for name, tile in facts.items():
+        assert not (tile["cutDown"] or tile["cutRight"] or tile["legendCut"]), (name, tile)  # nothing cut mid-way
+    legend = facts["Pageviews by path"]
+    assert legend["legend"] + _more(legend["notes"], "series") == 25 and legend["legend"] < 25
+    retention = facts["Weekly retention (table)"]
+    assert retention["rows"] + _more(retention["notes"], "cohorts") == 12
+    assert retention["columns"] - 2 + _more(retention["notes"], "periods") == 12  # cohort and size columns
+    funnel = facts["Twelve steps, top to bottom"]
+    assert funnel["steps"] + _more(funnel["notes"], "steps") == 12 and funnel["steps"] < 12
+    sql = facts["Revenue by customer"]
+    assert sql["rows"] + _more(sql["notes"], "rows") == 100 and sql["rows"] < 50
+    events = facts[load("dataTableEvents").name]
+    assert "more rows in PostHog" in " ".join(events["notes"])
+
+
+def test_cli_exits_3_naming_what_it_drew_as_an_unsupported_card(tmp_path: Path) -> None:
+    odd = payload("trendsLineFormatted")
+    odd["query"]["source"]["trendsFilter"]["display"] = "ActionsBoxPlot"  # a display we do not draw
+    source = tmp_path / "odd.json"
+    source.write_text(json.dumps(odd), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "render.cli",
+            "--from-file",
+            str(source),
+            "-o",
+            str(tmp_path / "odd.png"),
+            "--scale",
+            "1",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert 'insight fmtLine1 "Activation rate"' in done.stderr and "ActionsBoxPlot" in done.stderr
+    assert (tmp_path / "odd.png").read_bytes().startswith(b"\x89PNG")  # the image is still written
+
+
+@in_module_loop
+async def test_dark_theme_draws_page_and_charts_from_the_dark_tokens(renderer: Renderer) -> None:
+    from render.pages import PageOptions, insight_page
+    from render.theme import THEMES
+
+    dark = THEMES["dark"]
+    page = insight_page(load("trendsLineFormatted"), 1000, PageOptions(theme="dark"))
+    capture = await renderer.render_page(page, scale=1)
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    paper, text = await asyncio.to_thread(
+        session.driver.execute_script,
+        """const plot = document.querySelector(".js-plotly-plot");
+        return [plot._fullLayout.paper_bgcolor, getComputedStyle(document.querySelector(".insight-title")).color];""",
+    )
+    assert paper == dark["bg"]
+    assert text == "rgb(238, 240, 244)"  # the dark theme's text token
+    histogram = Image.open(io.BytesIO(capture.full)).convert("L").histogram()
+    assert sum(level * count for level, count in enumerate(histogram)) / sum(histogram) < 80  # dark, not white
