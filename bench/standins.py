@@ -3,11 +3,14 @@
 In production Slack and the mail server are other machines: their work must not be counted in our
 per-delivery cost. `python bench/standins.py TOKEN TEAM` starts both on loopback, prints one JSON line with
 their addresses, and serves until its standard input closes. `GET {slack}/bench/stats` answers the counts so
-far; `POST {slack}/bench/reset` clears them.
+far; `POST {slack}/bench/reset` clears them; `GET {slack}/bench/targets` answers what each target received
+(chat.postMessage calls by channel, emails by recipient), for counting duplicates and losses.
 
 They accept and count, nothing more: the Slack methods a delivery calls (chat.postMessage, conversations.join
 and the three steps of files_upload_v2, with the bot token TOKEN of workspace TEAM) and every email. Recording
 calls, scripting errors and driving the app the way Slack does is the tests' stand-ins' job (tests/standins/).
+A `serve` process answering slash commands also calls auth.test, users.info and users.conversations: they are
+answered too (a workspace member who is no admin and in no private channel), and counted by method.
 """
 
 from __future__ import annotations
@@ -31,11 +34,18 @@ class Counts:
         self.calls: Counter[str] = Counter()  # Slack API method (and "upload") -> calls
         self.uploaded_bytes = 0
         self.emails = 0
+        self.posts_by_channel: Counter[str] = Counter()  # chat.postMessage calls answered ok, by channel
+        self.emails_by_recipient: Counter[str] = Counter()  # emails accepted, by envelope recipient
 
     def reset(self) -> None:
         self.calls.clear()
         self.uploaded_bytes = 0
         self.emails = 0
+        self.posts_by_channel.clear()
+        self.emails_by_recipient.clear()
+
+    def targets_json(self) -> dict[str, Any]:
+        return {"slack": dict(self.posts_by_channel), "email": dict(self.emails_by_recipient)}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +53,9 @@ class Counts:
             "uploads": self.calls["upload"],
             "uploaded_bytes": self.uploaded_bytes,
             "emails": self.emails,
-            "unknown_methods": sorted(set(self.calls) - set(SlackApi.METHODS) - {"upload"}),
+            "unknown_methods": sorted(
+                set(self.calls) - set(SlackApi.METHODS) - set(SlackApi.COMMAND_METHODS) - {"upload"}
+            ),
         }
 
 
@@ -53,6 +65,8 @@ class SlackApi:
     METHODS = (
         "chat.postMessage", "conversations.join", "files.getUploadURLExternal", "files.completeUploadExternal",
     )
+    # What answering a slash command asks of Slack: the token's identity, the user, their private channels.
+    COMMAND_METHODS = ("auth.test", "users.info", "users.conversations")
 
     def __init__(self, counts: Counts, token: str, team: str) -> None:
         self.counts = counts
@@ -64,14 +78,18 @@ class SlackApi:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/{method}", self.api),
+            web.get("/api/{method}", self.api),  # users.info and users.conversations come as GET
             web.post("/upload/{file_id}", self.upload),
             web.get("/bench/stats", self.stats),
+            web.get("/bench/targets", self.targets),
             web.post("/bench/reset", self.reset),
         ]
 
     async def api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.counts.calls[method] += 1
+        if method in self.COMMAND_METHODS:
+            return await self.command_method(request, method)
         if method not in self.METHODS:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -92,8 +110,26 @@ class SlackApi:
         channel = params.get("channel", "")
         if method == "conversations.join":
             return web.json_response({"ok": True, "channel": {"id": channel, "is_member": True}})
+        self.counts.posts_by_channel[channel] += 1
         return web.json_response({"ok": True, "channel": channel, "ts": f"{int(time.time())}.{serial:06d}",
                                   "team": self.team})
+
+    async def command_method(self, request: web.Request, method: str) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        if method == "auth.test":
+            return web.json_response({"ok": True, "url": "https://bench.slack.com/", "team": "Bench", "user": "posthog",
+                                      "team_id": self.team, "user_id": "UBOTBENCH", "bot_id": "BBENCH"})
+        if method == "users.info":
+            user = params.get("user", "")
+            return web.json_response({"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": False,
+                                                            "is_owner": False, "tz": "UTC"}})
+        return web.json_response({"ok": True, "channels": [], "response_metadata": {"next_cursor": ""}})
 
     async def upload(self, request: web.Request) -> web.Response:
         self.counts.calls["upload"] += 1
@@ -102,6 +138,9 @@ class SlackApi:
 
     async def stats(self, _request: web.Request) -> web.Response:
         return web.json_response(self.counts.as_json())
+
+    async def targets(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.counts.targets_json())
 
     async def reset(self, _request: web.Request) -> web.Response:
         self.counts.reset()
@@ -116,6 +155,7 @@ class CountingMail:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd hook
         self.counts.emails += 1
+        self.counts.emails_by_recipient.update(address.lower() for address in envelope.rcpt_tos)
         return "250 Message accepted for delivery"
 
 
