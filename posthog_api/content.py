@@ -80,7 +80,8 @@ class Series:
     """One line, bar group, pie slice or table row of a trends-like insight."""
 
     label: str
-    values: list[float] = field(default_factory=list)  # one per x label; empty for aggregated displays
+    values: list[float | None] = field(default_factory=list)  # one per x label (None: no value, a gap in a SQL
+    # chart); empty for aggregated displays
     aggregated_value: float | None = None  # the single value of pie / number / value bars / table
     breakdown_value: str | None = None
     compare_label: str | None = None  # "current" / "previous" when the insight compares periods

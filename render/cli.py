@@ -23,7 +23,10 @@ from core.settings import get_settings
 from posthog_api.content import Dashboard, Insight
 
 from .errors import RenderError
+from .formatting import zone
+from .pages import PageOptions
 from .renderer import Renderer
+from .theme import THEME_NAMES
 from .views import build_view
 
 EXIT_UNSUPPORTED = 3
@@ -44,6 +47,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--width", type=int, help="CSS width in pixels (insight default 1000, dashboard 1200)")
     parser.add_argument("--scale", type=float, help="device scale factor: 1 or 2 (default 2)")
+    parser.add_argument("--theme", choices=THEME_NAMES, default="light", help="light (default) or dark")
+    parser.add_argument("--time-zone", metavar="ZONE", help='IANA zone of the "computed" time (default UTC)')
     parser.set_defaults(func=handle)
     return parser
 
@@ -67,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     for line in unsupported:
-        print(f"render: drawn as a \"not supported\" card: {line}", file=sys.stderr)
+        print(f'render: drawn as a "not supported" card: {line}', file=sys.stderr)
     return EXIT_UNSUPPORTED if unsupported else 0
 
 
@@ -93,14 +98,17 @@ async def _run(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
     settings = get_settings()
     content = await _load(args, settings)
     unsupported = unsupported_parts(content)
+    if args.time_zone and zone(args.time_zone) is None:
+        raise _UsageError(f"{args.time_zone!r} is not an IANA time zone (e.g. Europe/London)")
+    options = PageOptions(theme=args.theme, time_zone=args.time_zone)
     async with Renderer(settings, pool_size=1) as renderer:
         if isinstance(content, Insight):
-            png = await renderer.render_insight(content, width=args.width, scale=args.scale)
+            png = await renderer.render_insight(content, width=args.width, scale=args.scale, options=options)
             target = _insight_target(args.output, content)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(png)
             return [target], unsupported
-        images = await renderer.render_dashboard(content, width=args.width, scale=args.scale)
+        images = await renderer.render_dashboard(content, width=args.width, scale=args.scale, options=options)
     folder = args.output
     if folder.suffix.lower() == ".png":
         raise _UsageError("a dashboard renders to several images: give a folder to -o, e.g. -o out/")

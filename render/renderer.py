@@ -15,7 +15,7 @@ from posthog_api.content import Dashboard, Insight, Tile
 
 from .browser_pool import BrowserPool, Capture, PoolConfig, default_pool_size
 from .errors import RenderError, RenderTimeout
-from .pages import ExporterPage, dashboard_page, insight_page, tile_key
+from .pages import DEFAULT_OPTIONS, ExporterPage, PageOptions, dashboard_page, insight_page, tile_key
 from .routes import PAGE_STORE, SHELL_PATH, add_routes, spec_url
 from .store import PageStore
 from .theme import DEFAULT_DASHBOARD_WIDTH, MAX_PAGE_WIDTH
@@ -131,13 +131,27 @@ class Renderer:
             raise RuntimeError("The renderer has not started.")
         return self._base_url
 
-    async def render_insight(self, insight: Insight, *, width: int | None = None, scale: float | None = None) -> bytes:
-        page = insight_page(insight, self._width(width, self.settings.render_width))
+    async def render_insight(
+        self,
+        insight: Insight,
+        *,
+        width: int | None = None,
+        scale: float | None = None,
+        options: PageOptions = DEFAULT_OPTIONS,
+    ) -> bytes:
+        """`options`: the subscription's or share's theme and time zone."""
+        page = insight_page(insight, self._width(width, self.settings.render_width), options)
         capture = await self.render_page(page, scale=scale)
         return capture.full
 
     async def render_dashboard(
-        self, dashboard: Dashboard, *, width: int | None = None, scale: float | None = None, full: bool = True
+        self,
+        dashboard: Dashboard,
+        *,
+        width: int | None = None,
+        scale: float | None = None,
+        full: bool = True,
+        options: PageOptions = DEFAULT_OPTIONS,
     ) -> DashboardImages:
         """The whole dashboard on its grid, and one image per tile drawn at the insight width.
 
@@ -146,8 +160,10 @@ class Renderer:
         where every tile is full width. Deliveries, which show tiles one after another, skip the grid
         (`full=False`).
         """
-        grid = dashboard_page(dashboard, self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width)))
-        stacked = dashboard_page(dashboard, self._width(width, self.settings.render_width), stacked=True)
+        grid_width = self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width))
+        grid = dashboard_page(dashboard, grid_width, options=options)
+        stacked_width = self._width(width, self.settings.render_width)
+        stacked = dashboard_page(dashboard, stacked_width, stacked=True, options=options)
         pages = [self.render_page(stacked, scale=scale, with_tiles=True)]
         if full:
             pages.append(self.render_page(grid, scale=scale))
@@ -160,13 +176,16 @@ class Renderer:
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
         return DashboardImages(full=grid_capture[0].full if grid_capture else None, tiles=tiles)
 
-    async def print_pdf(self, content: Insight | Dashboard, *, width: int | None = None) -> bytes:
+    async def print_pdf(
+        self, content: Insight | Dashboard, *, width: int | None = None, options: PageOptions = DEFAULT_OPTIONS
+    ) -> bytes:
         """An insight or a dashboard as a PDF: the exporter page printed, charts as vectors; a dashboard's tiles
         one under another at the insight width, so that each reads at one size across the pages."""
         if isinstance(content, Insight):
-            page = insight_page(content, self._width(width, self.settings.render_width))
+            page = insight_page(content, self._width(width, self.settings.render_width), options)
         else:
-            page = dashboard_page(content, self._width(width, self.settings.render_width), stacked=True)
+            insight_width = self._width(width, self.settings.render_width)
+            page = dashboard_page(content, insight_width, stacked=True, options=options)
         capture = await self.render_page(page, scale=1.0, with_pdf=True)
         assert capture.pdf is not None
         return capture.pdf

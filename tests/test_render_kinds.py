@@ -25,7 +25,8 @@ from core.settings import Settings
 from posthog_api import normalize_insight
 from posthog_api.content import ChartKind, Dashboard, Insight, Tile
 from render import Renderer
-from render.pages import dashboard_page
+from render.pages import dashboard_page, insight_page
+from render.theme import READABLE_MAX_WIDTH
 from render.views import build_view
 
 KINDS = Path(__file__).parent / "fixtures" / "posthog" / "kinds"
@@ -92,6 +93,12 @@ def test_captions_state_the_range_the_query_used() -> None:
     assert "computed 2024-03-15 05:30 EDT" in view.meta  # the subscription's zone, not UTC
 
 
+def test_legacy_filters_options_are_read_like_the_query_ones() -> None:
+    options = load("trendsLineWithDisplayOptions").formatting
+    assert options.log_scale and options.show_values  # y_axis_scale_type, show_values_on_series
+    assert load("trendsLineWithDisplayOptions").series[0].label == "Pageview"
+
+
 def test_names_as_posthog_shows_them() -> None:
     stacked = load("trendsStackedPercent")
     assert [s.breakdown_value for s in stacked.series] == ["Chrome", "Safari", "Other"]
@@ -134,6 +141,7 @@ document.querySelectorAll("#export-root [data-tile]").forEach(tile => {
     y2ticks: texts(".yaxislayer-above .y2tick text, .y2tick text"),
     valueLabels: texts(".textpoint text, .bartext, .slicetext"),
     dashes: plot ? plot.data.map(t => (t.line || {}).dash || "") : [],
+    axes: plot ? plot.data.map(t => t.yaxis || "y") : [],
     colors: plot ? plot.data.map(t => (t.marker || {}).color) : [],
     legend: texts(".legend li[data-fit-item]:not([hidden]) .legend-label"),
     notes: texts("[data-fit-note]:not([hidden])"),
@@ -142,6 +150,7 @@ document.querySelectorAll("#export-root [data-tile]").forEach(tile => {
     headers: texts("thead th:not([hidden])"),
     text: tile.textContent.replace(/\s+/g, " "),
     unsupported: !!tile.querySelector(".notice-unsupported, .chart-error"),
+    fills: Array.from(tile.querySelectorAll(".funnel-fill")).map(el => el.getBoundingClientRect().width),
   };
 });
 return [window.__exportReady, out];
@@ -203,6 +212,7 @@ async def test_each_display_draws_its_own_picture(drawn: dict[str, Any]) -> None
     assert set(facts["retentionWeeklyGraph"]["traces"]) == {"scatter"}
     assert facts["retentionWeeklyGraph"]["yticks"][-1].endswith("%")
     assert set(facts["sqlLineChart"]["traces"]) == {"scatter"}  # display ActionsLineGraph, not grouped bars
+    assert facts["trendsCompareTwoAxes"]["axes"] == ["y", "y", "y2"]  # the previous period on its current's axis
     historical = facts["funnelHistoricalTrends"]
     assert all(t.endswith("%") for t in historical["yticks"]) and historical["legend"] == ["Conversion rate"]
     assert "Visitors" in facts["webOverview"]["text"] and "No data for comparison" in facts["webOverview"]["text"]
@@ -233,9 +243,12 @@ async def test_defects_met_with_posthog_payloads_are_fixed(drawn: dict[str, Any]
     assert "1.3%" in pie["valueLabels"]  # the small slice has a readable label (outside the ring)
     zero = facts["funnelAllZero"]
     assert "No one entered this funnel" in zero["text"]
+    assert zero["fills"] and all(width == 0 for width in zero["fills"])  # no slivers that look like data
+    assert ["customer-000", "38,579.14"] == facts["sqlTableAmounts"]["cells"][0]  # cents kept, not "38,579.1"
     assert "$pageview" not in facts["funnelTwelveSteps"]["text"]
     image = Image.open(io.BytesIO(drawn["images"]["funnelTwelveSteps"]))
-    assert image.width <= 1000  # a 12-step funnel stays within a readable width
+    assert image.width <= 1000  # a 12-step funnel tile stays at the tile width
+    assert insight_page(load("funnelTwelveSteps"), 1000).width <= READABLE_MAX_WIDTH + 48  # not 3,856 px
 
 
 @in_module_loop

@@ -293,3 +293,21 @@ async def test_routes_serve_plotly_pages_and_specs() -> None:
         assert (await client.get(spec_url(token))).status == 404
         assert (await client.get(page_url("not-a-token"))).status == 404
         assert (await client.get(f"{STATIC_PREFIX}/secrets.txt")).status == 404
+
+
+def test_values_read_as_the_insight_formats_them() -> None:
+    from posthog_api.content import AxisFormat, Formatting
+    from render import formatting as fmt
+
+    def as_(axis: AxisFormat, value: float, **options: object) -> str:
+        return fmt.value(value, Formatting(axis_format=axis, **options))  # type: ignore[arg-type]
+
+    assert as_(AxisFormat.NUMERIC, 38579.14) == "38,579.14"  # no blanket rounding of big numbers
+    assert as_(AxisFormat.NUMERIC, 1234.5, decimal_places=2) == "1,234.50"
+    assert as_(AxisFormat.NUMERIC, 12, prefix="~", postfix=" users") == "~12 users"
+    assert as_(AxisFormat.PERCENTAGE, 45.5) == "45.5%"
+    assert as_(AxisFormat.PERCENTAGE_SCALED, 0.4567, decimal_places=1) == "45.7%"
+    assert as_(AxisFormat.DURATION, 3725) == "1h 2m"
+    assert as_(AxisFormat.DURATION_MS, 450) == "450ms" and as_(AxisFormat.DURATION_MS, 90_000) == "1m 30s"
+    assert as_(AxisFormat.CURRENCY, 1234.5) == "$1,234.50"
+    assert as_(AxisFormat.CURRENCY, 10, currency="EUR") == "€10.00"

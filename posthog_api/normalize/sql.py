@@ -80,5 +80,6 @@ def _series(insight: Insight, spec: Spec) -> None:
         ]
     insight.x_labels = [str(r[x]) if x < len(r) else "" for r in table.rows]
     for i in ys:
-        values = [num(r[i]) if i < len(r) and isinstance(r[i], int | float) else 0.0 for r in table.rows]
+        # A null is a gap in PostHog's SQL charts, not a zero.
+        values = [num(r[i]) if i < len(r) and isinstance(r[i], int | float) else None for r in table.rows]
         insight.series.append(Series(label=cols[i], values=values, color=spec.colors_by_key.get(cols[i])))

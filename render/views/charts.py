@@ -190,8 +190,8 @@ def goal_lines(formatting: Formatting) -> tuple[list[dict[str, Any]], list[dict[
             {
                 "text": fmt.plotly_text(f"{label}: {fmt.value(goal.value, formatting)}", 60),
                 "xref": "paper",
-                "x": 1,
-                "xanchor": "right",
+                "x": 0,
+                "xanchor": "left",  # at the start of the line, where it rarely meets the latest values
                 "yref": "y",
                 "y": goal.value,
                 "yanchor": "bottom",

@@ -25,7 +25,11 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
     has_breakdown = any(s.breakdown_value not in (None, "") for s in series)
     all_positive = all(v >= 0 for s in series for v in s.values if v is not None)
     stacked = (f.stacked if f.stacked is not None else has_breakdown) or f.percent_stack
-    many_axes = f.multiple_y_axes and len(series) > 1
+    # showMultipleYAxes: one axis per series; a previous period shares the axis of its current period.
+    axis_of: dict[tuple[str, str | None], int] = {}
+    for s in series:
+        axis_of.setdefault((s.label, s.breakdown_value), len(axis_of))
+    many_axes = f.multiple_y_axes and len(axis_of) > 1
     traces = []
     for index, (s, color) in enumerate(zip(series, colors, strict=True)):
         dashed = s.compare_label == "previous"  # compare to previous: the earlier period drawn dashed / faded
@@ -56,16 +60,18 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
                 trace["fillcolor"] = color + "33"
         if f.show_values:
             trace["text"] = [fmt.value(v, f) for v in s.values]
-        if many_axes and index:
-            trace["yaxis"] = f"y{index + 1}"
+        axis = axis_of[(s.label, s.breakdown_value)]
+        if many_axes and axis:
+            trace["yaxis"] = f"y{axis + 1}"
         trace |= {"x": xs, "y": s.values, "name": fmt.plotly_text(charts.series_name(s))}
         traces.append(trace)
-    values = [v for s in series for v in s.values if v is not None]
+    on_first = [s for s in series if not many_axes or not axis_of[(s.label, s.breakdown_value)]]
+    values = [v for s in on_first for v in s.values if v is not None]
     layout = charts.layout(xaxis=charts.x_axis(labels, chart_width), yaxis=charts.y_axis(f, values))
     if f.log_scale:
         layout["yaxis"].pop("rangemode", None)
     if many_axes:
-        _extra_axes(layout, series, colors, f)
+        _extra_axes(layout, series, colors, f, axis_of)
     shapes, notes = charts.goal_lines(f)
     if shapes:
         layout["shapes"], layout["annotations"] = shapes, notes
@@ -82,10 +88,19 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
         ]
 
 
-def _extra_axes(layout: dict[str, Any], series: list[Series], colors: list[str], f: Formatting) -> None:
-    """showMultipleYAxes: each series on its own scale; the second axis on the right, the others unlabelled."""
-    for index in range(1, len(series)):
-        values = [v for v in series[index].values if v is not None]
+def _extra_axes(
+    layout: dict[str, Any],
+    series: list[Series],
+    colors: list[str],
+    f: Formatting,
+    axis_of: dict[tuple[str, str | None], int],
+) -> None:
+    """Each series on its own scale: the second axis on the right, the others drawn to scale but unlabelled."""
+    for key, index in axis_of.items():
+        if not index:
+            continue
+        members = [i for i, s in enumerate(series) if (s.label, s.breakdown_value) == key]
+        values = [v for i in members for v in series[i].values if v is not None]
         axis = charts.y_axis(f, values) | {
             "overlaying": "y",
             "side": "right",
@@ -95,7 +110,7 @@ def _extra_axes(layout: dict[str, Any], series: list[Series], colors: list[str],
             "fixedrange": True,
             "automargin": True,
             "visible": index == 1,
-            "tickfont": {"color": colors[index]},
+            "tickfont": {"color": colors[members[0]]},
         }
         layout[f"yaxis{index + 1}"] = axis
 
