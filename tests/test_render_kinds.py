@@ -388,3 +388,75 @@ async def test_dark_theme_draws_page_and_charts_from_the_dark_tokens(renderer: R
     assert text == "rgb(238, 240, 244)"  # the dark theme's text token
     histogram = Image.open(io.BytesIO(capture.full)).convert("L").histogram()
     assert sum(level * count for level, count in enumerate(histogram)) / sum(histogram) < 80  # dark, not white
+
+
+SHARED = Path(__file__).parent / "fixtures" / "posthog" / "insights"
+# Per shared fixture (and two displays made from them): what its picture is made of in the page's DOM.
+SHARED_PICTURES = {
+    "trendsLine": ("scatter", "lines"),
+    "trendsLineBreakdown": ("scatter", "lines"),
+    "trendsLineMulti": ("scatter", "lines"),
+    "trendsBar": ("bar", "v"),
+    "trendsBarBreakdown": ("bar", "stack"),
+    "trendsUnstackedBar": ("bar", "group"),
+    "trendsCumulative": ("scatter", "lines"),
+    "trendsArea": ("scatter", "fill"),
+    "trendsPie": ("pie", ""),
+    "trendsValue": ("bar", "h"),
+    "trendsNumber": ("number", ""),
+    "trendsTable": ("table", ""),
+    "lifecycle": ("bar", "relative"),
+    "stickiness": ("scatter", "lines"),
+    "userPaths": ("sankey", ""),
+    "funnelLeftToRight": ("bar", "v"),
+    "funnelTopToBottom": ("funnel_rows", ""),
+    "funnelTopToBottomBreakdown": ("funnel_rows", ""),
+    "retention": ("retention", ""),
+    "dataTableHogQL": ("table", ""),
+    "dataVisualizationHogQL": ("table", ""),
+}
+
+SHARED_PROBE = r"""
+const out = {};
+document.querySelectorAll("#export-root [data-tile]").forEach(tile => {
+  const plot = tile.querySelector(".js-plotly-plot");
+  const body = tile.querySelector(".insight-body");
+  const first = plot ? plot.data[0] : null;
+  let detail = "";
+  if (first && first.type === "bar") {
+    detail = first.orientation === "h" ? "h" : (plot._fullLayout.barmode === "relative" ? "relative"
+      : plot.data.length > 1 ? plot._fullLayout.barmode : "v");
+  } else if (first && first.type === "scatter") {
+    detail = first.fill === "tozeroy" || first.stackgroup ? "fill" : "lines";
+  }
+  out[tile.dataset.tile] = [first ? first.type : body.className.replace("insight-body insight-body-", ""), detail,
+                            !!tile.querySelector(".notice-unsupported, .notice-empty, .chart-error")];
+});
+return out;
+"""
+
+
+def _shared(name: str) -> Insight:
+    made = {"trendsUnstackedBar": ("trendsBarBreakdown", "ActionsUnstackedBar"),
+            "trendsCumulative": ("trendsLineMulti", None)}  # fmt: skip
+    if name not in made:
+        return normalize_insight(json.loads((SHARED / f"{name}.json").read_text(encoding="utf-8")))
+    source, display = made[name]
+    data = json.loads((SHARED / f"{source}.json").read_text(encoding="utf-8"))
+    if display:
+        data["query"]["source"]["trendsFilter"]["display"] = display
+    else:
+        data["filters"]["display"] = "ActionsLineGraphCumulative"
+    return normalize_insight(data)
+
+
+@in_module_loop
+async def test_every_shared_fixture_and_display_draws_its_picture(renderer: Renderer) -> None:
+    names = sorted(SHARED_PICTURES)
+    tiles = [Tile(id=i, x=0, y=i * 8, w=12, h=8, insight=_shared(name)) for i, name in enumerate(names)]
+    await renderer.render_page(dashboard_page(Dashboard(id=4, name="Shared", tiles=tiles), 1000, stacked=True))
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    facts = await asyncio.to_thread(session.driver.execute_script, SHARED_PROBE)
+    drawn = {names[int(key.split()[-1])]: tuple(value) for key, value in facts.items()}
+    assert drawn == {name: (*picture, False) for name, picture in SHARED_PICTURES.items()}
