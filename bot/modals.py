@@ -68,15 +68,28 @@ def connect_modal() -> Block:
 
 
 def _value(values: dict, block_id: str) -> Any:
-    action = next(iter((values.get(block_id) or {}).values()), {}) or {}
-    for key in ("value", "selected_conversation", "selected_time", "selected_channel", "selected_users"):
+    """What was entered in one field: text (str), a selection (str), or several (list of str); None when the
+    field is empty or not in the shape Slack gives it (so a malformed form reads as a form left empty)."""
+    block = values.get(block_id) if isinstance(values, dict) else None
+    action = next(iter(block.values()), None) if isinstance(block, dict) else None
+    if not isinstance(action, dict):
+        return None
+    for key in ("value", "selected_conversation", "selected_time", "selected_channel"):
         if key in action:
-            return action[key]
+            return action[key] if isinstance(action[key], str) else None
+    if "selected_users" in action:
+        return _strings(action["selected_users"])
     if "selected_option" in action:
-        return (action["selected_option"] or {}).get("value")
+        option = action["selected_option"]
+        return option.get("value") if isinstance(option, dict) and isinstance(option.get("value"), str) else None
     if "selected_options" in action:
-        return [o.get("value") for o in action["selected_options"] or []]
+        options = action["selected_options"] if isinstance(action["selected_options"], list) else []
+        return _strings([o.get("value") for o in options if isinstance(o, dict)])
     return None
+
+
+def _strings(items: Any) -> list[str]:
+    return [item for item in items if isinstance(item, str)] if isinstance(items, list) else []
 
 
 async def connect_submission(view: dict, user_id: str, workspace, services) -> dict[str, str] | PostHogConnection:

@@ -7,11 +7,14 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
 
 from core.db import Database
 from core.settings import Settings
 
 from .app import build_bolt_app
+from .payload_shape import shape_problem
 from .services import BotServices
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,19 @@ def add_routes(
     bolt, services = build_bolt_app(database, settings, renderer_factory=renderer_factory)
     app[SLACK_APP_KEY] = bolt
 
+    verifier = SignatureVerifier(settings.slack_signing_secret)
+
     async def events(request: web.Request) -> web.Response:
+        # A signed request in a shape Slack never sends is refused here, before Bolt reads it (Bolt would fail on
+        # some with a 500) or a listener does. Unsigned ones go on to Bolt, which refuses them (401) unread.
+        raw = await request.text()
+        if verifier.is_valid_request(raw, dict(request.headers)):
+            try:
+                problem = shape_problem(parse_body(raw, request.content_type))
+            except ValueError:  # the payload field is not JSON
+                problem = "the payload is not JSON"
+            if problem:
+                return web.Response(status=400, text=f"Not a request Slack sends: {problem}.")
         bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
