@@ -225,7 +225,7 @@ def _sql(insight: Insight) -> Table:
 
 
 _OVER_TIME = {ChartKind.LINE, ChartKind.BAR, ChartKind.AREA, ChartKind.CUMULATIVE, ChartKind.LIFECYCLE,
-              ChartKind.STICKINESS}
+              ChartKind.STICKINESS, ChartKind.CALENDAR_HEATMAP}
 _SINGLE_VALUES = {ChartKind.NUMBER, ChartKind.PIE, ChartKind.VALUE_BARS, ChartKind.TABLE, ChartKind.WORLD_MAP}
 
 
@@ -233,14 +233,22 @@ def insight_table(insight: Insight) -> Table:
     """The numbers behind one insight, as PostHog computed them. Series hidden on the chart are included: an
     export is for working with the data, and a legend toggle is a way of looking at it."""
     kind = insight.kind
+    if insight.table is not None:  # SQL (whatever its chart), events, persons and web tables: the rows themselves
+        return _sql(insight)
     if kind in _OVER_TIME:
         return _over_time(insight)
     if kind in _SINGLE_VALUES:
         return _single_values(insight)
     if kind is ChartKind.FUNNEL:
         return _funnel(insight)
-    if kind is ChartKind.RETENTION:
+    if kind in (ChartKind.RETENTION, ChartKind.RETENTION_GRAPH):
         return _retention(insight)
+    if kind is ChartKind.FUNNEL_TIME:
+        rows = [[_number(start), people] for start, people in insight.conversion_bins]
+        return Table(insight.name, ["Time to convert from (seconds)", "People"], rows)
+    if kind is ChartKind.WEB_OVERVIEW:
+        rows = [[item.label, _number(item.value), _number(item.previous)] for item in insight.overview]
+        return Table(insight.name, ["Metric", "Value", "Previous period"], rows)
     if kind is ChartKind.PATHS:
         return _paths(insight)
     if kind in (ChartKind.SQL_TABLE, ChartKind.SQL_CHART):

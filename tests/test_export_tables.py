@@ -53,7 +53,7 @@ def test_every_fixture_is_a_rectangular_table_of_plain_values(path: Path) -> Non
 
 def test_trends_line_is_a_row_per_day_with_real_dates_and_integer_counts() -> None:
     table, rows = table_of("trendsLine")
-    assert table.columns == ["Date", "$pageview"]
+    assert table.columns == ["Date", "Pageview"]
     assert rows[0] == [date(2022, 3, 4), 0]
     assert rows[3] == [date(2022, 3, 7), 15625] and type(rows[3][1]) is int
     assert len(rows) == 8
@@ -61,10 +61,10 @@ def test_trends_line_is_a_row_per_day_with_real_dates_and_integer_counts() -> No
 
 def test_trends_several_series_and_breakdowns_are_columns() -> None:
     table, rows = table_of("trendsLineMulti")
-    assert table.columns == ["Date", "$pageview", "$rageclick", "All events"]
+    assert table.columns == ["Date", "Pageview", "Rageclick", "All events"]
     assert rows[0] == [date(2023, 7, 3), 85, 0, 192]
     table, rows = table_of("trendsBarBreakdown")
-    assert table.columns == ["Date", "$pageview - 1.10.5", "$pageview - 1.13.9", "$pageview - 1.17.9"]
+    assert table.columns == ["Date", "Pageview - 1.10.5", "Pageview - 1.13.9", "Pageview - 1.17.9"]
     assert rows[0] == [date(2022, 3, 8), 22750, 0, 120]
 
 
@@ -95,9 +95,9 @@ def test_negative_values_stay_negative_numbers() -> None:
 def test_single_value_kinds_are_a_row_per_series() -> None:
     assert table_of("trendsNumber")[1] == [["signed_up", 3141592]]
     table, rows = table_of("trendsPie")
-    assert table.columns == ["Series", "Value"] and rows == [["$pageview", 47258], ["$pagechew", 3258]]
-    assert table_of("trendsTable")[1] == [["$pageview", 47258]]
-    assert table_of("trendsValue")[1] == [["$pageview", 47258]]
+    assert table.columns == ["Series", "Value"] and rows == [["Pageview", 47258], ["$pagechew", 3258]]
+    assert table_of("trendsTable")[1] == [["Pageview", 47258]]
+    assert table_of("trendsValue")[1] == [["Pageview", 47258]]
 
 
 def test_a_number_compared_to_the_previous_period_has_both_values() -> None:
@@ -123,8 +123,8 @@ def test_funnel_steps_have_conversion_and_drop_off() -> None:
         "Step", "Name", "Count", "Conversion from first step (%)", "Conversion from previous step (%)",
         "Dropped off", "Median time to convert (s)", "Average time to convert (s)",
     ]
-    assert rows[0][:6] == [1, "$pageview", 20166, 100.0, 100.0, 0]
-    assert rows[1][:6] == [2, "$pageview (optional)", 8438, 41.84, 41.84, 20166 - 8438]
+    assert rows[0][:6] == [1, "Pageview", 20166, 100.0, 100.0, 0]
+    assert rows[1][:6] == [2, "Pageview (optional)", 8438, 41.84, 41.84, 20166 - 8438]
     third = rows[2]
     assert third[2] == 2864 and third[3] == round(2864 / 20166 * 100, 2) and third[4] == round(2864 / 8438 * 100, 2)
     assert third[5] == 8438 - 2864
@@ -159,7 +159,7 @@ def test_lifecycle_is_a_column_per_status() -> None:
 
 def test_stickiness_counts_days_as_numbers() -> None:
     table, rows = table_of("stickiness")
-    assert table.columns == ["Days", "$pageview"]
+    assert table.columns == ["Days", "Pageview"]
     assert [r[0] for r in rows] == list(range(1, 9)) and rows[0] == [1, 20109]
 
 
