@@ -3,12 +3,23 @@
 `async with Renderer(settings) as renderer:` then `await renderer.render_insight(insight)` gives PNG bytes and
 `await renderer.render_dashboard(dashboard)` gives `DashboardImages` (`full`, and `tiles` in layout order).
 `add_routes(app)` mounts the exporter pages on the service's web application; `produce(format, renderer,
-content)` gives a format's files (PNG images today) through the format registry.
+content, options=PageOptions(theme="dark", time_zone="Europe/Berlin"))` gives a format's files (PNG images
+today) through the format registry, in the subscription's theme and time zone.
 """
 
 from .errors import RenderError, RenderTimeout
 from .formats import FORMATS, produce
+from .pages import PageOptions
 from .renderer import DashboardImages, Renderer
 from .routes import add_routes
 
-__all__ = ["FORMATS", "DashboardImages", "RenderError", "RenderTimeout", "Renderer", "add_routes", "produce"]
+__all__ = [
+    "FORMATS",
+    "DashboardImages",
+    "PageOptions",
+    "RenderError",
+    "RenderTimeout",
+    "Renderer",
+    "add_routes",
+    "produce",
+]

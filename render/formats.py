@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 from core.delivery import Image
 from posthog_api.content import Dashboard, Insight
 
+from .pages import DEFAULT_OPTIONS, PageOptions
 from .renderer import Renderer
 
-Producer = Callable[[Renderer, Insight | Dashboard, int | None], Awaitable[list[Image]]]
+# (renderer, content, width, options: the subscription's theme and time zone) -> files
+Producer = Callable[[Renderer, Insight | Dashboard, int | None, PageOptions], Awaitable[list[Image]]]
 FORMATS: dict[str, Producer] = {}
 
 
@@ -25,23 +27,31 @@ def register(name: str) -> Callable[[Producer], Producer]:
     return add
 
 
-async def produce(name: str, renderer: Renderer, content: Insight | Dashboard, *, width: int | None = None
-                  ) -> list[Image]:
+async def produce(
+    name: str,
+    renderer: Renderer,
+    content: Insight | Dashboard,
+    *,
+    width: int | None = None,
+    options: PageOptions = DEFAULT_OPTIONS,
+) -> list[Image]:
     try:
         producer = FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown output format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
-    return await producer(renderer, content, width)
+    return await producer(renderer, content, width, options)
 
 
 @register("png")
-async def png_images(renderer: Renderer, content: Insight | Dashboard, width: int | None) -> list[Image]:
+async def png_images(
+    renderer: Renderer, content: Insight | Dashboard, width: int | None, options: PageOptions = DEFAULT_OPTIONS
+) -> list[Image]:
     """An insight as one image; a dashboard as one image per tile, in layout order, each at the insight width
     (so that every tile reads at one size in a Slack thread or an email)."""
     if isinstance(content, Insight):
-        png = await renderer.render_insight(content, width=width)
+        png = await renderer.render_insight(content, width=width, options=options)
         return [Image(content.name, png, content.url or None)]
-    images = await renderer.render_dashboard(content, width=width, full=False)
+    images = await renderer.render_dashboard(content, width=width, full=False, options=options)
     return [
         Image(tile.title, png, (tile.insight.url if tile.insight else content.url) or None)
         for tile, png in images.tiles

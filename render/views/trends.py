@@ -225,7 +225,8 @@ def value_bars(insight: Insight, view: InsightView, chart_width: int) -> None:
         "cliponaxis": False,
     }
     layout = charts.layout(
-        xaxis={"rangemode": "tozero", "showgrid": True, "gridcolor": GRID_COLOR},
+        xaxis={"rangemode": "tozero", "showgrid": True, "gridcolor": GRID_COLOR}
+        | charts.y_axis(insight.formatting, values),  # the value axis reads in the insight's format
         yaxis={
             "tickmode": "array",
             "tickvals": list(range(len(rows))),
