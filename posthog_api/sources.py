@@ -50,6 +50,7 @@ class ContentRef:
     date_from: str | None = None  # the period shown (a subscription's DateRange); None: the content's own
     date_to: str | None = None
     attach: str | None = None  # a file of the data made with the images: csv | xlsx | pdf
+    time_zone: str | None = None  # IANA zone the images state times in (the subscription's); None: UTC
 
     @property
     def date_range(self) -> DateRange | None:

@@ -6,7 +6,7 @@ from core.models import PostHogConnection
 from core.settings import Settings
 from exports import attachment
 from posthog_api import ContentRef, fetch
-from render import Renderer, produce
+from render import PageOptions, Renderer, produce
 from scheduler.pipeline import Rendered
 
 
@@ -17,6 +17,8 @@ class ContentRenderer:
 
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
         content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
-        images = await produce("png", self.renderer, content, width=ref.width)
+        # "computed at" on the images reads in the subscription's own zone.
+        options = PageOptions(time_zone=ref.time_zone)
+        images = await produce("png", self.renderer, content, width=ref.width, options=options)
         files = [await attachment(content, ref.attach, self.settings, renderer=self.renderer)] if ref.attach else []
         return Rendered(content, images, files)

@@ -67,7 +67,7 @@ def content_ref(subscription: Subscription) -> ContentRef:
     return ContentRef(
         subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width,
         date_from=date_from, date_to=(subscription.date_to or None) if date_from else None,
-        attach=subscription.attach_format or None,
+        attach=subscription.attach_format or None, time_zone=subscription.timezone or None,
     )
 
 
