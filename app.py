@@ -33,6 +33,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     import mail
     import render
     from core import health, metrics
+    from core.limits import RateLimiter
 
     app = web.Application()
     app.router.add_get("/healthz", health.healthz)
@@ -42,8 +43,10 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     render.add_routes(app)
     mail.add_routes(app, database, settings=settings)
     exports.add_routes(app, database, exports.make_storage(settings), settings)
-    bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory)
-    api.add_routes(app, database, settings)
+    # One set of fair limits for the process: a person's budget is the same whichever door they use.
+    limits = RateLimiter.from_settings(settings)
+    bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory, limits=limits)
+    api.add_routes(app, database, settings, limits=limits)
     return app
 
 

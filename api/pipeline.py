@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from core import api_keys
+from core.audit import Actor, act_from_now_on
 from core.db import Database
 from core.limits import RateLimited, RateLimiter
 from core.settings import Settings
@@ -120,6 +121,8 @@ class Pipeline:
         self.rate.take(key.id)
         if op.writes and key.read_only:
             raise ApiProblem(403, f"The API key “{key.name}” is read-only: it cannot change anything.")
+        # What the request changes is recorded as this key's (core/audit.py); each request is a task of its own.
+        act_from_now_on(Actor("api", f"{key.name} (key #{key.id})", request.remote or ""))
         call = Call(request, self.database, self.settings, key, self._path(op, request), limits=self.limits)
         if op.query is not None:
             try:

@@ -12,7 +12,7 @@ from core.db import Database
 from core.limits import RateLimiter
 from core.settings import Settings
 
-from . import connections, exports, schedules, subscriptions
+from . import audit, connections, exports, schedules, subscriptions
 from .pipeline import Pipeline
 from .problems import ApiProblem, problem_response
 from .registry import Registry
@@ -29,7 +29,7 @@ DESCRIPTION = (
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (subscriptions, exports, connections, schedules):
+    for module in (subscriptions, exports, connections, schedules, audit):
         module.register(registry)
     return registry
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -245,3 +245,31 @@ class SchedulePreview(BaseModel):
     summary: str
     timezone: str
     occurrences: list[Occurrence]
+
+
+# --- audit trail -------------------------------------------------------------------------------------------
+
+
+class AuditQuery(PageQuery):
+    object_type: Literal["subscription", "connection", "api_key"] | None = Field(
+        None, description="Only changes to this kind of object.")
+    object_id: Id | None = Field(None, description="Only changes to this object (with `object_type`).")
+    since: datetime | None = Field(None, description="Only changes at or after this time.")
+
+
+class AuditRecord(BaseModel):
+    id: int
+    at: datetime
+    object_type: str = Field(description="subscription, connection or api_key.")
+    object_id: int
+    action: str = Field(description="created, changed, paused, resumed, revoked or deleted.")
+    changes: dict[str, list[Any]] = Field(
+        description="Each changed field: [before, after]. Secrets show only that they were set or changed.")
+    actor: str = Field(description="Who: `slack:U123`, `api:NAME (key #ID)`, `cli:USER`, `email:ADDRESS` or "
+                       "`scheduler:system`.")
+    door: str = Field(description="slack, api, cli, email or scheduler.")
+    origin: str = Field(description="From where: the Slack workspace, the client's address, the host.")
+
+
+class AuditPage(Page[AuditRecord]):
+    pass

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from core import subscriptions as lifecycle
 from core.audit import Actor, act_from_now_on
 from core.db import Database
+from core.limits import RateLimiter
 from core.recipients import RecipientError, split_addresses
 from core.settings import Settings
 from core.subscriptions import schedule_of
@@ -60,10 +61,10 @@ def oauth_enabled(settings: Settings) -> bool:
 
 
 def build_bolt_app(
-    database: Database, settings: Settings, *, renderer_factory=None
+    database: Database, settings: Settings, *, renderer_factory=None, limits: RateLimiter | None = None
 ) -> tuple[AsyncApp, BotServices]:
     installation_store = DatabaseInstallationStore(database, client_id=settings.slack_client_id)
-    services = BotServices(database, settings, installation_store, renderer_factory)
+    services = BotServices(database, settings, installation_store, renderer_factory, limits)
     oauth_settings = None
     if oauth_enabled(settings):
         oauth_settings = AsyncOAuthSettings(

@@ -11,6 +11,7 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from core.db import Database
+from core.limits import RateLimiter
 from core.settings import Settings
 
 from .app import build_bolt_app
@@ -27,9 +28,11 @@ SLACK_APP_KEY = web.AppKey("slack_bolt_app", AsyncApp)
 
 
 def add_routes(
-    app: web.Application, *, database: Database, settings: Settings, renderer_factory=None
+    app: web.Application, *, database: Database, settings: Settings, renderer_factory=None,
+    limits: RateLimiter | None = None,
 ) -> AsyncApp | None:
-    """Mount the Slack routes. Returns the Bolt app, or None when SLACK_SIGNING_SECRET is not set."""
+    """Mount the Slack routes. Returns the Bolt app, or None when SLACK_SIGNING_SECRET is not set. `limits` is
+    the process's fair limits, shared with the other doors when given."""
     if not settings.slack_signing_secret:
         # Without a secret no request can be verified, so none is accepted.
         async def not_configured(_request: web.Request) -> web.Response:
@@ -40,7 +43,7 @@ def add_routes(
         app.router.add_get(REDIRECT_PATH, not_configured)
         return None
 
-    bolt, services = build_bolt_app(database, settings, renderer_factory=renderer_factory)
+    bolt, services = build_bolt_app(database, settings, renderer_factory=renderer_factory, limits=limits)
     app[SLACK_APP_KEY] = bolt
 
     verifier = SignatureVerifier(settings.slack_signing_secret)

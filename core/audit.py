@@ -172,9 +172,13 @@ async def trail(
     object_type: str | None = None,
     object_id: int | None = None,
     limit: int = 200,
+    before_id: int | None = None,
 ) -> list[AuditEvent]:
-    """The newest events first, of one workspace (None: the operator's own), or of all with `all_workspaces`."""
-    statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    """The newest events first, of one workspace (None: the operator's own), or of all with `all_workspaces`;
+    `before_id` continues a listing after its last event."""
+    statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before_id is not None:
+        statement = statement.where(AuditEvent.id < before_id)
     if not all_workspaces:
         statement = statement.where(AuditEvent.workspace_id.is_(None) if workspace_id is None
                                     else AuditEvent.workspace_id == workspace_id)

@@ -5,6 +5,7 @@ client that returns status, headers and body."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ class ApiEnv:
         async with self.db.transaction() as session:
             made = await api_keys.create_api_key(
                 session, workspace_id=self.workspaces[team_id] if team_id else None,
-                name=name or f"key {len(self.workspaces)}-{id(object())}", read_only=read_only,
+                name=name or f"key {uuid.uuid4().hex[:12]}", read_only=read_only,
                 created_by_slack_user=created_by_slack_user)
         return made.secret
 

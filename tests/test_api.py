@@ -135,7 +135,10 @@ async def test_every_operation_with_another_workspaces_key_is_refused_as_not_fou
         assert theirs.body["detail"].replace(str(t1_connection), "N") == nothing.body["detail"].replace(
             str(absent), "N")
         checked.add(operation_id)
-    checked |= {"listSubscriptions", "listConnections"}
+    audit = await env.call("GET", f"{V1}/audit", t2)
+    seen = {(e["object_type"], e["object_id"]) for e in audit.body["items"]}  # T2's own changes only
+    assert audit.status == 200 and not seen & {("subscription", sid), ("connection", t1_connection)}
+    checked |= {"listSubscriptions", "listConnections", "listAudit"}
     # The rest neither reads nor names another workspace's objects: a new connection is the caller's own, and a
     # schedule preview touches no object.
     checked |= {"createConnection", "previewSchedule"}

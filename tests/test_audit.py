@@ -126,3 +126,35 @@ async def test_a_change_rolled_back_leaves_no_record(db) -> None:
         pass
     async with db.session() as session:
         assert await trail(session, all_workspaces=True, object_type="subscription") == []
+
+
+async def test_the_api_records_its_key_and_shows_a_workspace_only_its_own_trail(db) -> None:
+    from tests.api_support import start_api
+    from tests.test_api import V1, WEEKLY_TO_ADA
+
+    env = await start_api(db)
+    try:
+        for team in ("T1", "T2"):
+            await env.install(team)
+            await env.driver.command("connect demo", team_id=team)
+        t1, t2 = await env.key("T1", name="ci"), await env.key("T2", name="other")
+        made = await env.call("POST", f"{V1}/subscriptions", t1, json_body=WEEKLY_TO_ADA)
+        assert made.status == 201, made
+        sid = made.body["id"]
+        assert (await env.call("POST", f"{V1}/subscriptions/{sid}/pause", t1)).status == 200
+
+        mine = await env.call("GET", f"{V1}/audit?object_type=subscription&object_id={sid}", t1)
+        theirs = await env.call("GET", f"{V1}/audit?object_type=subscription", t2)
+        paged = await env.call("GET", f"{V1}/audit?limit=1", t1)
+        rest = await env.call("GET", f"{V1}/audit?limit=50&cursor={paged.body['next_cursor']}", t1)
+    finally:
+        await env.close()
+    assert mine.status == 200
+    paused, created = mine.body["items"]
+    assert (created["action"], created["door"], created["origin"]) == ("created", "api", "127.0.0.1")
+    assert created["actor"].startswith("api:ci (key #")
+    assert paused["action"] == "paused" and paused["changes"]["enabled"] == [True, False]
+    assert theirs.body["items"] == []  # T2 sees nothing of T1's
+    assert [e["id"] for e in paged.body["items"] + rest.body["items"]] == sorted(
+        (e["id"] for e in paged.body["items"] + rest.body["items"]), reverse=True)
+    assert len(paged.body["items"]) == 1 and len(rest.body["items"]) >= 3  # T1's connection too
