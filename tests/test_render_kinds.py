@@ -283,7 +283,7 @@ async def test_the_world_map_draws_with_the_network_unreachable(renderer: Render
 FIT_PROBE = r"""
 const out = {};
 document.querySelectorAll("#export-root .tile").forEach(tile => {
-  const body = tile.querySelector(".insight-body");
+  const body = tile.querySelector(".insight-body") || tile;
   const wrap = tile.querySelector(".table-wrap");
   const visible = sel => tile.querySelectorAll(sel).length;
   out[tile.dataset.tileName] = {
@@ -291,6 +291,8 @@ document.querySelectorAll("#export-root .tile").forEach(tile => {
     legend: visible(".legend [data-fit-item]:not([hidden])"),
     rows: visible("tbody [data-fit-item]:not([hidden])"),
     steps: visible(".funnel-step:not([hidden])"),
+    paragraphs: visible(".markdown [data-fit-item]:not([hidden])"),
+    metrics: visible(".overview-card:not([hidden])"),
     columns: visible("thead th:not([hidden])"),
     cutDown: body.scrollHeight > body.clientHeight + 1 || (!!wrap && wrap.scrollHeight > wrap.clientHeight + 1),
     cutRight: !!wrap && wrap.scrollWidth > wrap.clientWidth + 1,
@@ -322,6 +324,8 @@ async def test_dashboard_tiles_show_all_their_data_or_say_what_they_left_out(ren
         Tile(id=3, x=9, y=0, w=3, h=5, insight=normalize_insight(funnel_rows)),
         Tile(id=4, x=0, y=5, w=6, h=5, insight=load("sqlTableAmounts")),
         Tile(id=5, x=6, y=5, w=6, h=5, insight=load("dataTableEvents")),
+        Tile(id=6, x=0, y=10, w=4, h=3, text="# Notes\n\n" + "\n\n".join(f"Paragraph {i}." for i in range(1, 30))),
+        Tile(id=7, x=4, y=10, w=3, h=3, insight=load("webOverview")),
     ]
     await renderer.render_page(dashboard_page(Dashboard(id=3, name="Small tiles", tiles=tiles), 1200), scale=1)
     assert renderer.pool is not None
@@ -338,6 +342,10 @@ async def test_dashboard_tiles_show_all_their_data_or_say_what_they_left_out(ren
     assert funnel["steps"] + _more(funnel["notes"], "steps") == 12 and funnel["steps"] < 12
     sql = facts["Revenue by customer"]
     assert sql["rows"] + _more(sql["notes"], "rows") == 100 and sql["rows"] < 50
+    notes = facts["Notes"]
+    assert notes["paragraphs"] + _more(notes["notes"], "paragraphs") == 30 and notes["paragraphs"] < 30
+    overview = facts["Web overview"]
+    assert overview["metrics"] + _more(overview["notes"], "metrics") == 5
     events = facts[load("dataTableEvents").name]
     assert "more rows in PostHog" in " ".join(events["notes"])
 

@@ -140,8 +140,12 @@
   }
 
   function fitTile(tile) {
-    var body = tile.querySelector(".insight-body");
-    if (!body) { return; }
+    var body = tile.querySelector(".insight-body") || tile;  // a text card fits in the tile itself
+    tile.querySelectorAll(".markdown[data-fit-list]").forEach(function (md) {
+      Array.from(md.children).forEach(function (el) {
+        if (!el.hasAttribute("data-fit-note")) { el.setAttribute("data-fit-item", ""); }
+      });
+    });
     tile.querySelectorAll("[data-fit]").forEach(function (group) {
       // A legend has its own height; tables and steps share the tile body (and may overflow their own box).
       var boxes = group.matches(".legend") ? [group] : [body, group];
