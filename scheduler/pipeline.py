@@ -254,6 +254,9 @@ class Pipeline:
         """Send the reports due for one target (a channel, or one recipient's digest) and record each outcome,
         retrying transient failures as the target kind's policy says, resuming where the last try stopped."""
         with log_context(**_ids_of(items)):
+            items = await self._still_ours(items)
+            if not items:
+                return
             sender = channels.get(kind)
             if sender is None:
                 outcomes = [Outcome.failed(f"{kind} delivery is not configured")] * len(items)
@@ -267,6 +270,21 @@ class Pipeline:
                 metrics.send_errors(kind, outcomes)
             for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
                 await self._record(job, target, outcome)
+
+    async def _still_ours(self, items: list[tuple[Job, DeliveryTarget, Rendered]]
+                          ) -> list[tuple[Job, DeliveryTarget, Rendered]]:
+        """The items whose delivery this process still owns. A process stalled past its lease (a busy event loop,
+        a long pause) has lost the delivery to another, which sends it: sending here too would send it twice."""
+        if self.worker_id is None:
+            return items
+        ids = {job.delivery_id for job, _target, _rendered in items}
+        async with self.database.session() as session:
+            ours = set((await session.scalars(select(Delivery.id).where(
+                Delivery.id.in_(ids), Delivery.claimed_by == self.worker_id))).all())
+        for lost in sorted(ids - ours):
+            log.warning("delivery %s was taken over by another process; leaving its sends to it", lost,
+                        extra={"delivery_id": lost})
+        return [item for item in items if item[0].delivery_id in ours]
 
     async def _send_with_retries(self, sender: RunSender, reports: list[Report], policy: RetryPolicy
                                  ) -> list[Outcome]:

@@ -366,6 +366,32 @@ async def test_transient_failures_are_retried_and_delivered_once(env: Env) -> No
         assert [(t.status, t.error) for t in delivery.targets] == [("sent", None)]
 
 
+async def test_a_process_that_lost_its_lease_before_sending_sends_nothing(env: Env) -> None:
+    """Another process took the delivery over while this one was still drawing it (this one stalled past its
+    lease): the new owner sends it, so this one must not."""
+    slack_sub = await env.subscribe(channel="C1")
+    email_sub = await env.subscribe(recipients=["ada@example.com"])
+    drawing = env.service.pipeline.load_content
+
+    async def drawn_then_taken_over(connection, ref):
+        rendered = await drawing(connection, ref)
+        async with env.db.transaction() as session:
+            for delivery in (await session.scalars(select(Delivery))).all():
+                delivery.claimed_by = "another-process"
+        return rendered
+
+    env.service.pipeline.load_content = drawn_then_taken_over
+    env.clock.set(NINE)
+    await env.run_tick()
+
+    assert env.slack.posts_to("C1") == 0
+    assert env.emails_to("ada@example.com") == []
+    for sid in (slack_sub, email_sub):
+        [delivery] = await env.deliveries(sid)
+        assert delivery.status == "running" and delivery.claimed_by == "another-process"  # its to finish
+        assert [t.status for t in delivery.targets] == ["pending"]
+
+
 async def test_workspaces_take_turns_at_the_renderer(env: Env) -> None:
     """One workspace with six contents due and another with one: with one render slot, the second workspace's
     content is drawn second, not seventh."""
