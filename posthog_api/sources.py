@@ -51,6 +51,7 @@ class ContentRef:
     date_to: str | None = None
     attach: str | None = None  # a file of the data made with the images: csv | xlsx | pdf
     time_zone: str | None = None  # IANA zone the images state times in (the subscription's); None: UTC
+    theme: str = "light"  # light | dark: the images' theme
 
     @property
     def date_range(self) -> DateRange | None:

@@ -17,8 +17,8 @@ class ContentRenderer:
 
     async def __call__(self, connection: PostHogConnection, ref: ContentRef) -> Rendered:
         content = await fetch(connection, ref.kind, ref.ref, self.settings, date_range=ref.date_range)
-        # "computed at" on the images reads in the subscription's own zone.
-        options = PageOptions(time_zone=ref.time_zone)
+        # The subscription's theme, and "computed at" in its own zone.
+        options = PageOptions(theme=ref.theme, time_zone=ref.time_zone)
         images = await produce("png", self.renderer, content, width=ref.width, options=options)
         files = [await attachment(content, ref.attach, self.settings, renderer=self.renderer)] if ref.attach else []
         return Rendered(content, images, files)

@@ -113,6 +113,18 @@ def test_numbers_keep_the_precision_posthog_shows() -> None:
     assert table.more_rows == 50  # an insight image lists 50 rows and says how many more
 
 
+def test_sql_datetime_columns_read_in_the_project_time_zone() -> None:
+    data = payload("sqlTableAmounts")
+    data.update(
+        timezone="America/New_York",
+        columns=["at", "revenue"],
+        types=[["at", "DateTime('UTC')"], ["revenue", "Float64"]],
+    )
+    data["result"] = [["2024-03-15T09:30:00Z", 12.5]]
+    table = build_view(normalize_insight(data), 950).table
+    assert table is not None and table.rows == [["2024-03-15 05:30", "12.5"]]
+
+
 def test_a_null_previous_period_is_no_data_for_comparison() -> None:
     number = build_view(load("trendsNumberCompareNullPrevious"), 950).number
     assert number is not None and number.change == "No data for comparison" and number.previous == ""

@@ -25,7 +25,17 @@ def read_rows(payload: dict[str, Any], result: object) -> Table:
             rows.append(list(as_list(item, "each row to be a list")))
     width = max((len(r) for r in rows), default=len(columns))
     columns += [f"Column {i + 1}" for i in range(len(columns), width)]
-    return Table(columns=columns, rows=rows)
+    return Table(columns=columns, rows=rows, kinds=_kinds(payload, columns), has_more=payload.get("hasMore") is True)
+
+
+def _kinds(payload: dict[str, Any], columns: list[str]) -> list[str]:
+    """"time" for the DateTime columns PostHog's `types` name ([column, ClickHouse type] pairs), else ""."""
+    types = {
+        pair[0]: pair[1]
+        for pair in payload.get("types") or []
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+    }
+    return ["time" if "DateTime" in types.get(column, "") else "" for column in columns]
 
 
 def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) -> None:

@@ -43,25 +43,20 @@ def set_table(
 
 
 def sql_table(insight: Insight, view: InsightView, chart_width: int) -> None:
-    table = insight.table
-    if table is None or not table.rows:
-        charts.empty(view, "This query returned no rows.")
-        return
-    numeric = [
-        all(charts.is_number(row[i]) or row[i] is None for row in table.rows if i < len(row))
-        and any(charts.is_number(row[i]) for row in table.rows if i < len(row))
-        for i in range(len(table.columns))
-    ]
-    rows = [[fmt.cell(row[i] if i < len(row) else None) for i in range(len(table.columns))] for row in table.rows]
-    set_table(view, [fmt.shorten(c, 60) for c in table.columns], rows, numeric, has_more=table.has_more)
+    """SQL rows; DateTime columns (PostHog's `types`) read in the project's time zone, as PostHog shows them."""
+    _rows(insight, view, "This query returned no rows.")
 
 
 def events_table(insight: Insight, view: InsightView, chart_width: int) -> None:
     """Events, persons and web analytics rows, each column rendered as PostHog renders it: timestamps in the
     project's time zone, ratios as percentages, durations in words (events and people are named already)."""
+    _rows(insight, view, "There are no rows for this period.")
+
+
+def _rows(insight: Insight, view: InsightView, empty_message: str) -> None:
     table = insight.table
     if table is None or not table.rows:
-        charts.empty(view, "There are no rows for this period.")
+        charts.empty(view, empty_message)
         return
     kinds = table.kinds + [""] * (len(table.columns) - len(table.kinds))
 
