@@ -37,6 +37,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.support.ui import WebDriverWait
 
 from core import metrics
+from core.retry import backoff_delay
 
 from .errors import BrowserCrashed, RenderError, RenderTimeout
 
@@ -313,8 +314,9 @@ class BrowserSession:
 
     def _start_remote(self, options: Options) -> webdriver.Remote:
         deadline = time.monotonic() + GRID_SESSION_WAIT_SECONDS
-        delay = 0.25
+        attempt = 0
         while True:
+            attempt += 1
             # The new-session request may wait in the hub's queue for a free slot: at most until the deadline.
             client = ClientConfig(self.config.grid_url, timeout=max(1.0, deadline - time.monotonic()))
             executor = ChromiumRemoteConnection(self.config.grid_url, "goog", "chrome", client_config=client)
@@ -322,6 +324,7 @@ class BrowserSession:
                 driver = webdriver.Remote(command_executor=executor, options=options)
             except (WebDriverException, urllib3.exceptions.HTTPError, OSError) as exc:
                 executor.close()
+                delay = backoff_delay(attempt, 0.25, cap=4.0)
                 if time.monotonic() + delay >= deadline:
                     raise BrowserCrashed(
                         f"The Selenium Grid at {self.config.grid_url} gave no browser session within "
@@ -329,7 +332,6 @@ class BrowserSession:
                     ) from exc
                 log.info("the Selenium Grid gave no session (%s); asking again in %gs", _first_line(exc), delay)
                 time.sleep(delay)
-                delay = min(delay * 2, 4.0)
                 continue
             client.timeout = GRID_COMMAND_TIMEOUT_SECONDS
             self._grid_client = client
