@@ -22,10 +22,12 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from core.models import ApiKey, AuditEvent, PostHogConnection, Subscription
+from core.models import ApiKey, AuditEvent, PostHogConnection, Share, Subscription
 
-AUDITED: dict[type, str] = {Subscription: "subscription", PostHogConnection: "connection", ApiKey: "api_key"}
-SECRET_COLUMNS = {"api_key", "secret_hash"}  # recorded as changed, never with their values
+AUDITED: dict[type, str] = {Subscription: "subscription", PostHogConnection: "connection", ApiKey: "api_key",
+                           Share: "share"}
+# Recorded as changed, never with their values.
+SECRET_COLUMNS = {"api_key", "secret_hash", "token_hash", "previous_token_hash", "password_hash"}
 # Bookkeeping of the service itself, not changes anyone made.
 QUIET_COLUMNS = {"id", "created_at", "updated_at", "next_delivery_at", "last_delivery_at", "consecutive_failures",
                  "last_used_at"}

@@ -1,4 +1,5 @@
-"""The schema: Slack workspaces, PostHog connections, subscriptions, deliveries, exported files and API keys.
+"""The schema: Slack workspaces, PostHog connections, subscriptions, deliveries, exported files, API keys and share
+links.
 
 Times are stored in UTC (`UTCDateTime` hands back aware datetimes on every database). Secrets are stored with
 `EncryptedString`. The schema changes only through Alembic migrations; `tests/test_migrations.py` checks the
@@ -364,6 +365,38 @@ class ApiIdempotencyRecord(Base):
     body: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- share links ---------------------------------------------------------------------------------------
+
+
+class Share(Base):
+    """A link that shows one insight or dashboard to anyone who has it (`/shared/<token>`, `/embedded/<token>`),
+    while it is neither revoked nor expired. Only a SHA-256 of the token is kept; the token is shown once, when
+    the link is made or rotated (core/shares.py)."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_workspaces.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int] = mapped_column(ForeignKey("posthog_connections.id", ondelete="CASCADE"))
+    content_type: Mapped[str] = mapped_column(String(16))  # "insight" | "dashboard"
+    content_ref: Mapped[str] = mapped_column(String(64))  # numeric id or short id, as PostHog knows it
+    title: Mapped[str] = mapped_column(String(400), default="")  # last known name, for lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the token
+    # After a rotation the old token keeps working until `previous_valid_until` (SHARE_ROTATION_GRACE_SECONDS).
+    previous_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    previous_valid_until: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # "scrypt$salt$hash", None: no password
+    allowed_origins: Mapped[list] = mapped_column(default=list)  # who may frame /embedded; empty: anyone
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by_slack_user: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    connection: Mapped[PostHogConnection] = relationship()
 
 
 # --- audit trail -------------------------------------------------------------------------------------------
