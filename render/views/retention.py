@@ -5,7 +5,7 @@ from __future__ import annotations
 from posthog_api.content import AxisFormat, Formatting, Insight
 
 from .. import formatting as fmt
-from ..theme import READABLE_MAX_WIDTH, TEXT_COLOR, color_at
+from ..theme import READABLE_MAX_WIDTH, color_at
 from . import charts
 from .model import ChartView, InsightView, LegendItem, RetentionCell, RetentionRowView, RetentionView
 
@@ -31,7 +31,7 @@ def retention(insight: Insight, view: InsightView, chart_width: int) -> None:
                 RetentionCell(
                     text=fmt.percent(round(ratio, 3)) if row.cohort_size else "–",
                     background=f"rgba(29, 74, 255, {alpha:.3f})",
-                    color="#ffffff" if alpha > 0.5 else TEXT_COLOR,
+                    color="#ffffff" if alpha > 0.5 else "var(--text)",  # the theme's text on a pale cell
                 )
             )
         out.append(RetentionRowView(row.label, row.date[:10], fmt.number(row.cohort_size), cells))
