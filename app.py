@@ -34,6 +34,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     import render
     from core import health, metrics
     from core.limits import RateLimiter
+    from web import add_routes as add_share_pages
 
     app = web.Application()
     app.router.add_get("/healthz", health.healthz)
@@ -47,6 +48,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     limits = RateLimiter.from_settings(settings)
     bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory, limits=limits)
     api.add_routes(app, database, settings, limits=limits)
+    add_share_pages(app, database, settings)  # /shared and /embedded: share links and embeds
     return app
 
 

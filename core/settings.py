@@ -219,6 +219,19 @@ class Settings(BaseSettings):
     )
 
 
+    # --- share links and embeds (web/) ---
+    share_cache_seconds: float = Field(
+        300.0, ge=0, description="How long a shared page's content from PostHog is reused (per `serve` process), "
+        "so that anonymous traffic never hammers PostHog."
+    )
+    share_rotation_grace_seconds: float = Field(
+        3600.0, ge=0, description="After a share link is rotated, its old token keeps working this long."
+    )
+    share_requests_per_minute: int = Field(
+        120, ge=1, description="Requests one share link answers per minute (per `serve` process); past it: 429 "
+        "with `Retry-After`."
+    )
+
     @field_validator("render_page_base_url")
     @classmethod
     def _page_base_url(cls, value: str) -> str:

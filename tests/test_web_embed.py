@@ -1,0 +1,155 @@
+"""Share links in real headless Chromium: a page of another loopback origin embeds `/embedded/<token>` of the demo
+dashboard 42 and every tile draws; an embed restricted to other origins is refused by the browser; a dashboard
+whose PostHog title and text tile carry script shows them as text and runs none of it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from aiohttp import web
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from core.settings import Settings
+from render.browser_pool import CHROMIUM_FLAGS
+from tests.standins.posthog_server import PostHogStandIn
+from tests.web_support import PAYLOAD_TITLE, hostile_dashboard, share_of, standin_connection, start
+
+pytestmark = pytest.mark.browser
+READY_SECONDS = 60  # an upper bound on waiting, not a measure: the flag is polled
+
+
+@pytest.fixture(scope="module")
+def browser():
+    settings = Settings()
+    options = Options()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.binary_location = settings.chromium_path
+    # The driver's path is given, so Selenium Manager never runs (it would try to download one).
+    driver = webdriver.Chrome(service=Service(settings.chromedriver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+async def posthog():
+    server = PostHogStandIn()
+    server.add_dashboard(hostile_dashboard())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def env(db):
+    env = await start(db)
+    yield env
+    await env.close()
+
+
+async def another_origin(html: str) -> tuple[str, web.AppRunner]:
+    """A plain site on its own loopback port: another origin than the service's."""
+    app = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", runner  # type: ignore[union-attr]
+
+
+def wait_ready(driver) -> object:
+    """The exporter page's readiness flag, once it is set (True, or "error:..."/"failed:..." to report)."""
+    return WebDriverWait(driver, READY_SECONDS, poll_frequency=0.05).until(
+        lambda d: d.execute_script("return window.__exportReady || null"))
+
+
+def drawn_share(png: bytes) -> float:
+    """The share of pixels that differ from white."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return 1 - image.histogram()[255] / (image.width * image.height)
+
+
+def open_embed(driver, url: str) -> tuple[object, object, int, bytes]:
+    driver.get(url)
+    frame = driver.find_element(By.ID, "embed")
+    driver.switch_to.frame(frame)
+    try:
+        flag = wait_ready(driver)
+        tiles = driver.execute_script("return document.querySelectorAll('#export-root [data-tile]').length")
+        pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
+    finally:
+        driver.switch_to.default_content()
+    return flag, pwned, tiles, driver.get_screenshot_as_png()
+
+
+async def test_another_origin_embeds_dashboard_42_and_every_tile_draws(browser, env, db):
+    made = await share_of(db)  # the demo project's dashboard 42
+    outer, runner = await another_origin(
+        f'<!doctype html><body style="margin:0;background:#fff"><iframe id="embed" '
+        f'src="{env.base}/embedded/{made.token}" width="1200" height="880" style="border:0"></iframe></body>')
+    try:
+        flag, pwned, tiles, png = await asyncio.to_thread(open_embed, browser, outer)
+    finally:
+        await runner.cleanup()
+    assert flag is True, flag  # every chart drew: no error card, no failure
+    assert tiles >= 3 and pwned is None
+    assert drawn_share(png) >= 0.01, "the embedded page is (nearly) blank"
+
+
+def frame_document(driver, url: str) -> str:
+    driver.get(url)
+    driver.switch_to.frame(driver.find_element(By.ID, "embed"))
+    try:
+        # A refused frame holds the browser's own error page: none of ours, no exporter.
+        WebDriverWait(driver, READY_SECONDS, poll_frequency=0.05).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+        return driver.execute_script("return String(location.href) + ' ' + typeof window.exporter")
+    finally:
+        driver.switch_to.default_content()
+
+
+async def test_an_embed_restricted_to_other_origins_and_a_shared_page_are_not_framed(browser, env, db):
+    limited = await share_of(db, allowed_origins=["https://intranet.acme.com"])
+    plain = await share_of(db)
+    seen = []
+    for path in (f"/embedded/{limited.token}", f"/shared/{plain.token}"):
+        outer, runner = await another_origin(f'<iframe id="embed" src="{env.base}{path}"></iframe>')
+        try:
+            seen.append(await asyncio.to_thread(frame_document, browser, outer))
+        finally:
+            await runner.cleanup()
+    for where in seen:
+        assert "undefined" in where and env.base not in where, where
+
+
+def open_page(driver, url: str) -> tuple[object, object, str, str]:
+    driver.get(url)
+    flag = wait_ready(driver)
+    pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
+    heading = driver.execute_script("return document.querySelector('.dashboard-title').textContent")
+    text_tile = driver.execute_script("return document.querySelector('.tile-text').textContent")
+    return flag, pwned, heading, text_tile
+
+
+async def test_script_in_posthog_titles_and_text_runs_nowhere_and_reads_as_text(browser, env, db, posthog):
+    made = await share_of(db, await standin_connection(db, posthog), ref="7")
+    for path in (f"/shared/{made.token}", f"/embedded/{made.token}"):
+        flag, pwned, heading, text_tile = await asyncio.to_thread(open_page, browser, env.base + path)
+        assert flag is True, flag
+        assert pwned is None, f"a script from PostHog's content ran on {path}"
+        assert PAYLOAD_TITLE in heading
+        assert "<script>window.__pwned=2</script>" in text_tile

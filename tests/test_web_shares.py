@@ -1,0 +1,199 @@
+"""Share links over real HTTP on the whole web application: `/shared/<token>` and `/embedded/<token>` draw the
+exporter page, revoked, expired and unknown links are 404 at once, a rotated token works for its grace period, a
+password is asked for first, one PostHog fetch serves a thousand visitors, the per-token rate answers 429, and
+PostHog's titles and text are shown as text. (tests/test_web_embed.py draws them in Chromium.)"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from core import shares
+from core.models import Share, utcnow
+from tests.standins.posthog_server import PostHogStandIn
+from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
+
+
+@pytest.fixture
+async def posthog():
+    server = PostHogStandIn()
+    server.add_dashboard(hostile_dashboard())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def env(db):
+    env = await start(db)
+    yield env
+    await env.close()
+
+
+# --- the page --------------------------------------------------------------------------------------------------
+
+
+async def test_a_shared_dashboard_is_the_exporter_page_with_a_strict_policy(env, db):
+    made = await share_of(db)
+    status, headers, body = await get(env, f"/shared/{made.token}")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert 'id="export-spec"' in body and "/exporter/static/plotly.min.js" in body
+    spec = json.loads(re.search(r'<script id="export-spec" type="application/json">(.*?)</script>', body, re.S)[1])
+    assert spec["title"] == "Product overview" and len(spec["charts"]) >= 3
+    policy = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and headers["X-Frame-Options"] == "DENY"
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "default-src 'none'" in policy and "http" not in policy.replace("frame-ancestors 'none'", "")
+    inline = re.findall(r"<script>(.*?)</script>", body, re.S)
+    assert inline and all(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" in policy
+                          for s in inline)  # the one inline call that draws, by its hash
+    assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
+
+    status, headers, _ = await get(env, f"/embedded/{made.token}")
+    assert status == 200 and "frame-ancestors *" in headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in headers
+    limited = await share_of(db, allowed_origins=["https://intranet.acme.com", "http://127.0.0.1:9999"])
+    _, headers, _ = await get(env, f"/embedded/{limited.token}")
+    assert "frame-ancestors https://intranet.acme.com http://127.0.0.1:9999;" in \
+        headers["Content-Security-Policy"] + ";"
+
+    status, headers, _ = await get(env, f"/shared/{made.token}?theme=dark")
+    assert status == 200
+
+
+async def test_the_json_variant_is_the_normalized_content_without_links_into_posthog(env, db):
+    made = await share_of(db)
+    status, headers, body = await get(env, f"/shared/{made.token}.json")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    data = json.loads(body)
+    assert data["type"] == "dashboard" and data["dashboard"]["name"] == "Product overview"
+    assert len(data["dashboard"]["tiles"]) >= 3 and '"url"' not in body
+
+
+# --- revoke, rotate, expire ------------------------------------------------------------------------------------
+
+
+async def test_revoking_answers_404_at_once_even_with_the_content_cached(env, db):
+    made = await share_of(db)
+    for path in (f"/shared/{made.token}", f"/embedded/{made.token}", f"/shared/{made.token}.json"):
+        assert (await get(env, path))[0] == 200
+    async with db.transaction() as session:
+        shares.revoke(await session.get(Share, made.share.id))
+    for path in (f"/shared/{made.token}", f"/embedded/{made.token}", f"/shared/{made.token}.json"):
+        status, headers, body = await get(env, path)
+        assert status == 404 and "does not work" in body and "export-spec" not in body, path
+    for path in ("/shared/unknown-token-of-some-length", "/shared/short", "/embedded/x/y", "/shared/"):
+        assert (await get(env, path))[0] == 404, path
+
+
+async def test_a_rotated_token_works_for_the_grace_period_then_not(env, db):
+    made = await share_of(db)
+    async with db.transaction() as session:
+        rotated = shares.rotate(await session.get(Share, made.share.id),
+                                grace_seconds=env.settings.share_rotation_grace_seconds)
+    assert (await get(env, f"/shared/{rotated.token}"))[0] == 200
+    assert (await get(env, f"/shared/{made.token}"))[0] == 200  # within the grace period
+    async with db.transaction() as session:  # the grace period ends
+        await session.execute(update(Share).where(Share.id == made.share.id)
+                              .values(previous_valid_until=utcnow() - timedelta(seconds=1)))
+    assert (await get(env, f"/shared/{made.token}"))[0] == 404
+    assert (await get(env, f"/shared/{rotated.token}"))[0] == 200
+
+
+async def test_an_expired_link_is_404(env, db):
+    made = await share_of(db, expires_at=utcnow() + timedelta(hours=1))
+    assert (await get(env, f"/shared/{made.token}"))[0] == 200
+    async with db.transaction() as session:
+        await session.execute(update(Share).where(Share.id == made.share.id)
+                              .values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert (await get(env, f"/shared/{made.token}"))[0] == 404
+    assert (await get(env, f"/embedded/{made.token}"))[0] == 404
+
+
+# --- password --------------------------------------------------------------------------------------------------
+
+
+async def test_a_password_protected_link_asks_first_and_refuses_a_wrong_one(env, db):
+    made = await share_of(db, password="correct horse")
+    other = await share_of(db, password="correct horse")
+    page = f"/shared/{made.token}"
+    status, _, body = await get(env, page)
+    assert status == 401 and 'type="password"' in body and "export-spec" not in body
+    assert (await get(env, page + ".json"))[0] == 401
+    async with env.http.post(env.base + page, data={"password": "wrong"}, allow_redirects=False) as response:
+        assert response.status == 401 and "not right" in await response.text()
+        assert not response.cookies
+    async with env.http.post(env.base + page, data={"password": "correct horse"}, allow_redirects=False) as response:
+        assert response.status == 303 and response.headers["Location"] == page
+        cookies = response.headers.getall("Set-Cookie")
+    assert len(cookies) == 2 and all("HttpOnly" in c and "SameSite=Lax" in c for c in cookies)
+    assert {re.search(r"Path=([^;]+)", c)[1] for c in cookies} == {page, page + ".json"}
+    name, _, signed = cookies[0].split(";")[0].partition("=")
+    given = {"Cookie": f"{name}={signed}"}  # as a browser sends it back (aiohttp's jar keeps none for an IP)
+    status, _, body = await get(env, page, headers=given)
+    assert status == 200 and "export-spec" in body
+    assert (await get(env, page + ".json", headers=given))[0] == 200
+    # The cookie opens this share only: not another one with the same password, not under another name.
+    stolen = {"Cookie": f"share_access_{other.share.id}={signed}"}
+    assert (await get(env, f"/shared/{other.token}", headers=stolen))[0] == 401
+
+
+# --- PostHog is asked once -------------------------------------------------------------------------------------
+
+
+async def test_a_thousand_anonymous_requests_cause_one_posthog_fetch(db, posthog):
+    env = await start(db, share_requests_per_minute=100_000)
+    try:
+        connection = await standin_connection(db, posthog)
+        made = await share_of(db, connection, ref="7")
+        path = f"/shared/{made.token}"
+        answers = await asyncio.gather(*(get(env, path) for _ in range(100)))  # all at once on a cold cache
+        assert {status for status, _, _ in answers} == {200}
+        fetched = list(posthog.requests)
+        assert len(posthog.requests_to(posthog.dashboard_path(7))) == 1
+        for _ in range(9):
+            answers = await asyncio.gather(*(get(env, path) for _ in range(100)))
+            assert {status for status, _, _ in answers} == {200}
+        assert posthog.requests == fetched  # 1,000 requests, one fetch
+    finally:
+        await env.close()
+
+
+async def test_the_per_token_rate_answers_429_with_retry_after(db):
+    env = await start(db, share_requests_per_minute=3)
+    try:
+        made, other = await share_of(db), await share_of(db)
+        for _ in range(3):
+            assert (await get(env, f"/shared/{made.token}"))[0] == 200
+        status, headers, body = await get(env, f"/shared/{made.token}")
+        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60 and "busy" in body
+        assert (await get(env, f"/shared/{other.token}"))[0] == 200  # another link has its own budget
+    finally:
+        await env.close()
+
+
+# --- PostHog's words are text ----------------------------------------------------------------------------------
+
+
+async def test_script_and_html_in_titles_and_text_tiles_are_served_as_text(db, posthog, env):
+    connection = await standin_connection(db, posthog)
+    made = await share_of(db, connection, ref="7")
+    for path in (f"/shared/{made.token}", f"/embedded/{made.token}"):
+        status, _, body = await get(env, path)
+        assert status == 200
+        for raw in ("<img src=x", "<script>window.__pwned", "<b onmouseover", "<i>desc"):
+            assert raw not in body, (path, raw)
+        spec = json.loads(re.search(r'<script id="export-spec" type="application/json">(.*?)</script>', body,
+                                    re.S)[1])
+        assert "&lt;img src=x onerror=" in spec["html"] and "&lt;script&gt;window.__pwned=2" in spec["html"]
+        assert spec["title"] == f"{PAYLOAD_TITLE} dashboard"  # drawn as document.title: text
+        assert "<title>&lt;img src=x" in body
+    status, _, body = await get(env, f"/shared/{made.token}.json")
+    assert status == 200 and json.loads(body)["dashboard"]["name"] == f"{PAYLOAD_TITLE} dashboard"

@@ -1,0 +1,295 @@
+"""The pages a share link opens: `/shared/<token>` for people, `/embedded/<token>` for iframes, and `.json` beside
+each (the normalized content). Both draw the very page the renderer screenshots (render's exporter templates and
+exporter.js), live in the browser.
+
+Every request, in this order: the token's request rate (429), the share looked up by its token in the database
+(revoked, expired or unknown: 404 at once, whatever is cached), its password (a form first), then the content
+from the cache (one PostHog fetch per share per SHARE_CACHE_SECONDS). Data is fetched here, server-side: a viewer
+never talks to PostHog and never sees the connection's key.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from http.cookies import SimpleCookie
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from core import shares
+from core.db import Database
+from core.models import PostHogConnection, Share
+from core.settings import Settings
+from core.tokens import sign, verify
+from posthog_api import Dashboard, Insight, fetch
+from render import PageOptions, dashboard_page, document_html, insight_page
+
+from .cache import ContentCache, RequestRate
+
+log = logging.getLogger(__name__)
+
+SHARED, EMBEDDED = "/shared", "/embedded"
+_TOKEN = "{token:[A-Za-z0-9_-]{20,100}}"
+DASHBOARD_WIDTH = 1200  # CSS px a shared dashboard is laid out for (PostHog's grid, as in delivered images)
+ACCESS = "share-access/v1"  # purpose of the signed cookie a share's password gives
+ACCESS_SECONDS = 12 * 3600
+THEMES = ("light", "dark")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a request needs of its share (a plain copy: no database session outlives the lookup)."""
+
+    id: int
+    connection_id: int
+    kind: str
+    ref: str
+    title: str
+    password_hash: str | None
+    allowed_origins: tuple[str, ...]
+
+    @classmethod
+    def of(cls, share: Share) -> Found:
+        return cls(share.id, share.connection_id, share.content_type, share.content_ref, share.title,
+                   share.password_hash, tuple(share.allowed_origins or ()))
+
+
+FOUND = web.RequestKey("share", Found)
+
+
+class ShareSite:
+    def __init__(self, database: Database, settings: Settings, *, clock=time.monotonic) -> None:
+        self.database = database
+        self.settings = settings
+        self.cache = ContentCache(settings.share_cache_seconds, clock=clock)
+        self.rate = RequestRate(settings.share_requests_per_minute, clock=clock)
+
+    # --- routes ------------------------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        for prefix in (SHARED, EMBEDDED):
+            app.router.add_get(f"{prefix}/{_TOKEN}.json", self.content_json)
+            app.router.add_get(f"{prefix}/{_TOKEN}", self.page)
+            app.router.add_post(f"{prefix}/{_TOKEN}", self.password)
+            # Anything else under the prefix (a mistyped or cut-off token) is the same "not found" page.
+            app.router.add_route("*", prefix + "/{rest:.*}", self.not_found)
+
+    async def page(self, request: web.Request) -> web.Response:
+        found = await self._open(request)
+        if found.password_hash and not self._has_access(request, found):
+            return self._html(request, _page("password.html", title=found.title, error=""), status=401)
+        theme = request.query.get("theme", "light")
+        theme = theme if theme in THEMES else "light"
+        entry = await self.cache.get(found.id, lambda: self._fetch(found))
+        try:
+            content = await entry.content
+        except Exception as exc:  # noqa: BLE001 - a viewer gets a plain page; the reason goes to the log
+            return self._unavailable(request, found, exc)
+        document = entry.derived.get(("page", theme))
+        if document is None:
+            document = entry.derived[("page", theme)] = _document(content, PageOptions(theme=theme),
+                                                                  self.settings.render_width)
+        return self._html(request, document)
+
+    async def content_json(self, request: web.Request) -> web.Response:
+        found = await self._open(request)
+        if found.password_hash and not self._has_access(request, found):
+            return _json({"error": "This link asks for a password: open it in a browser first."}, 401)
+        entry = await self.cache.get(found.id, lambda: self._fetch(found))
+        try:
+            content = await entry.content
+        except Exception as exc:  # noqa: BLE001
+            log.warning("share %s: PostHog gave no content: %s", found.id, exc)
+            return _json({"error": "This content cannot be shown right now. Try again in a minute."}, 503,
+                         {"Retry-After": "15"})
+        body = entry.derived.get("json")
+        if body is None:
+            body = entry.derived["json"] = json.dumps(normalized(content), allow_nan=False)
+        return _json(body, 200)
+
+    async def password(self, request: web.Request) -> web.Response:
+        found = await self._open(request)
+        if not found.password_hash:
+            raise web.HTTPSeeOther(request.path_qs)
+        form = await request.post()
+        given = form.get("password")
+        share = Share(password_hash=found.password_hash)
+        if not isinstance(given, str) or not shares.check_password(share, given):
+            page = _page("password.html", title=found.title, error="That password is not right.")
+            return self._html(request, page, status=401)
+        response = web.HTTPSeeOther(request.path_qs)
+        cookie = sign(ACCESS, f"{found.id}\n{_fingerprint(found)}\n{int(time.time()) + ACCESS_SECONDS}",
+                      settings=self.settings)
+        for path in (request.path, request.path + ".json"):  # the page and its data, and no other share's
+            jar = SimpleCookie()
+            jar[_cookie_name(found)] = cookie
+            morsel = jar[_cookie_name(found)]
+            morsel.update({"path": path, "max-age": str(ACCESS_SECONDS), "httponly": True, "samesite": "Lax",
+                           "secure": self.settings.public_url.startswith("https")})
+            response.headers.add("Set-Cookie", morsel.OutputString())
+        raise response
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return self._html(request, _page("not_found.html"), status=404)
+
+    # --- steps -------------------------------------------------------------------------------------------
+
+    async def _open(self, request: web.Request) -> Found:
+        """The live share of the request's token, counted against the token's rate; raises the 429 or 404."""
+        token = request.match_info["token"]
+        wait = self.rate.take(shares.hash_token(token))
+        if wait is not None:
+            page = _page("too_many.html", seconds=wait)
+            raise web.HTTPTooManyRequests(text=page, content_type="text/html",
+                                          headers={**self._headers(request), "Retry-After": str(wait)})
+        async with self.database.session() as session:
+            share = await shares.find_by_token(session, token)
+            found = Found.of(share) if share is not None else None
+        if found is None:
+            raise web.HTTPNotFound(text=_page("not_found.html"), content_type="text/html",
+                                   headers=self._headers(request))
+        request[FOUND] = found
+        return found
+
+    async def _fetch(self, found: Found) -> Insight | Dashboard:
+        async with self.database.session() as session:
+            connection = await session.get(PostHogConnection, found.connection_id)
+        if connection is None:
+            raise LookupError(f"connection {found.connection_id} is gone")
+        return await fetch(connection, found.kind, found.ref, self.settings)
+
+    def _has_access(self, request: web.Request, found: Found) -> bool:
+        payload = verify(ACCESS, request.cookies.get(_cookie_name(found), ""), settings=self.settings)
+        if payload is None or payload.count("\n") != 2:
+            return False
+        share_id, fingerprint, expires = payload.split("\n")
+        return share_id == str(found.id) and fingerprint == _fingerprint(found) and expires.isdigit() \
+            and int(expires) > time.time()
+
+    def _unavailable(self, request: web.Request, found: Found, exc: BaseException) -> web.Response:
+        log.warning("share %s: PostHog gave no content: %s", found.id, exc)
+        response = self._html(request, _page("unavailable.html"), status=503)
+        response.headers["Retry-After"] = "15"
+        return response
+
+    # --- answers -----------------------------------------------------------------------------------------
+
+    def _html(self, request: web.Request, document: str, *, status: int = 200) -> web.Response:
+        return web.Response(text=document, status=status, content_type="text/html",
+                            headers=self._headers(request, document))
+
+    def _headers(self, request: web.Request, document: str = "") -> dict[str, str]:
+        found = request.get(FOUND)
+        embedded = request.path.startswith(EMBEDDED + "/")
+        if not embedded:
+            ancestors = "'none'"
+        elif found is not None and found.allowed_origins:
+            ancestors = " ".join(found.allowed_origins)
+        else:
+            ancestors = "*"
+        headers = {
+            "Content-Security-Policy": content_security_policy(document, ancestors),
+            # Revoking must take effect at once: no browser or proxy keeps a copy.
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",  # the token is in the address
+            "X-Content-Type-Options": "nosniff",
+            "X-Robots-Tag": "noindex",
+        }
+        if not embedded:
+            headers["X-Frame-Options"] = "DENY"
+        return headers
+
+
+# --- the page ----------------------------------------------------------------------------------------------
+
+
+def _document(content: Insight | Dashboard, options: PageOptions, insight_width: int) -> str:
+    if isinstance(content, Dashboard):
+        return document_html(dashboard_page(content, DASHBOARD_WIDTH, options=options))
+    return document_html(insight_page(content, insight_width, options))
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def content_security_policy(document: str, frame_ancestors: str) -> str:
+    """Only this service's own scripts, styles, images and fonts, nothing from third parties. The exporter page's
+    one inline script (the call that draws the spec) is allowed by its hash, so no other inline script runs.
+    Styles allow inline ones: the exporter templates and plotly lay out with style attributes."""
+    hashes = " ".join(f"'sha256-{_sha256(s)}'" for s in dict.fromkeys(_INLINE_SCRIPT.findall(document)))
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src 'self' {hashes}".rstrip(),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        f"frame-ancestors {frame_ancestors}",
+    ])
+
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+# --- the data ----------------------------------------------------------------------------------------------
+
+
+def normalized(content: Insight | Dashboard) -> dict[str, Any]:
+    """The content model as JSON, without links back into the PostHog project (a public viewer needs none)."""
+    kind = "dashboard" if isinstance(content, Dashboard) else "insight"
+    return {"type": kind, kind: _plain(dataclasses.asdict(content))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "url"}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return web.Response(text=text, status=status, content_type="application/json", headers={
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})})
+
+
+# --- small pages -------------------------------------------------------------------------------------------
+
+
+def _cookie_name(found: Found) -> str:
+    return f"share_access_{found.id}"
+
+
+def _fingerprint(found: Found) -> str:
+    # A new password invalidates the cookies the old one gave.
+    return hashlib.sha256((found.password_hash or "").encode()).hexdigest()[:16]
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("web", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def _page(name: str, **values: Any) -> str:
+    return _environment().get_template(name).render(**values)
