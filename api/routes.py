@@ -12,7 +12,7 @@ from core.db import Database
 from core.limits import RateLimiter
 from core.settings import Settings
 
-from . import audit, connections, exports, schedules, subscriptions
+from . import audit, connections, exports, schedules, shares, subscriptions
 from .pipeline import Pipeline
 from .problems import ApiProblem, problem_response
 from .registry import Registry
@@ -21,15 +21,15 @@ PREFIX = "/api"
 VERSION = "v1"
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = (
-    "Everything Slack can do, over HTTP: subscriptions and their delivery history, exports, PostHog connections "
-    "and schedule previews. Authenticate with an API key as `Authorization: Bearer phe_...`. Errors are RFC 9457 "
-    "problem details. Creating requests accept an `Idempotency-Key`; single objects carry an `ETag`."
+    "Everything Slack can do, over HTTP: subscriptions and their delivery history, exports, PostHog connections, "
+    "share links and schedule previews. Authenticate with an API key as `Authorization: Bearer phe_...`. Errors are "
+    "RFC 9457 problem details. Creating requests accept an `Idempotency-Key`; single objects carry an `ETag`."
 )
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (subscriptions, exports, connections, schedules, audit):
+    for module in (subscriptions, exports, connections, schedules, audit, shares):
         module.register(registry)
     return registry
 

@@ -251,7 +251,7 @@ class SchedulePreview(BaseModel):
 
 
 class AuditQuery(PageQuery):
-    object_type: Literal["subscription", "connection", "api_key"] | None = Field(
+    object_type: Literal["subscription", "connection", "api_key", "share"] | None = Field(
         None, description="Only changes to this kind of object.")
     object_id: Id | None = Field(None, description="Only changes to this object (with `object_type`).")
     since: datetime | None = Field(None, description="Only changes at or after this time.")
@@ -260,7 +260,7 @@ class AuditQuery(PageQuery):
 class AuditRecord(BaseModel):
     id: int
     at: datetime
-    object_type: str = Field(description="subscription, connection or api_key.")
+    object_type: str = Field(description="subscription, connection, api_key or share.")
     object_id: int
     action: str = Field(description="created, changed, paused, resumed, revoked or deleted.")
     changes: dict[str, list[Any]] = Field(
@@ -272,4 +272,54 @@ class AuditRecord(BaseModel):
 
 
 class AuditPage(Page[AuditRecord]):
+    pass
+
+
+# --- share links -------------------------------------------------------------------------------------------
+
+
+class ShareCreate(Request):
+    content_type: ContentType
+    content_ref: text(64, 1) = Field(description="Dashboard id, or insight id or short id.", examples=["42"])
+    connection_id: Id | None = Field(None, description="Which connected PostHog project; needed when there are "
+                                     "several.")
+    password: text(200, 1) | None = Field(None, description="Viewers are asked for it first; kept only as a salted "
+                                          "hash.")
+    allowed_origins: list[text(200, 1)] = Field(
+        default_factory=list, max_length=20, description="Origins that may embed `/embedded/<token>` in an "
+        "iframe, e.g. `https://intranet.acme.com`; empty: any.")
+    expires_at: datetime | None = Field(None, description="When the link stops working; null: never.")
+
+
+class Share(BaseModel):
+    id: int
+    connection_id: int
+    content_type: ContentType
+    content_ref: str
+    title: str = Field(description="The content's name in PostHog when the link was made.")
+    state: Literal["active", "revoked", "expired"]
+    has_password: bool
+    allowed_origins: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    previous_token_valid_until: datetime | None = Field(
+        description="After a rotation: until when the token before it still works.")
+    created_at: datetime
+
+
+class ShareWithLinks(Share):
+    """A share with its token and links: given once, when it is made or rotated (only a hash is kept)."""
+
+    token: str
+    url: str = Field(description="The page for people: `/shared/<token>`.")
+    embed_url: str = Field(description="The page for iframes: `/embedded/<token>`.")
+    json_url: str = Field(description="The normalized content as JSON.")
+    embed_code: str = Field(description="An iframe to paste into another site.")
+
+
+class ShareQuery(PageQuery):
+    include_revoked: bool = Field(False, description="List revoked links too.")
+
+
+class SharePage(Page[Share]):
     pass

@@ -19,6 +19,7 @@ from core.models import (
     Delivery,
     ExportedAsset,
     PostHogConnection,
+    Share,
     Subscription,
     WelcomeNotice,
 )
@@ -78,9 +79,10 @@ async def test_a_read_only_key_reads_but_every_write_is_refused_with_403_and_cha
     sid = made.body["id"]
     before = [columns(r) for r in await rows(db, Subscription)]
     writes = [op for op in build_registry().operations if op.writes]
-    assert len(writes) == 8  # create, change, delete, pause, resume, send; an export; a connection
+    # create, change, delete, pause, resume, send; an export; a connection; make, rotate, revoke a share link
+    assert len(writes) == 11
     for op in writes:
-        path = V1 + op.path.format(subscription_id=sid, export_id=1)
+        path = V1 + op.path.format(subscription_id=sid, export_id=1, share_id=1)
         answer = await env.call(op.method, path, reader, json_body={} if op.body else None)
         assert answer.status == 403, op.operation_id
         assert "read-only" in answer.body["detail"]
@@ -100,11 +102,13 @@ async def test_every_operation_with_another_workspaces_key_is_refused_as_not_fou
     export = await env.call("POST", f"{V1}/exports", t1, json_body={"kind": "dashboard", "ref": "42"})
     assert (await run_now(db, env.settings, export.body["id"], worker_id="test")).status == "ready"
     t1_connection = (await env.call("GET", f"{V1}/connections", t1)).body["items"][0]["id"]
+    share = await env.call("POST", f"{V1}/shares", t1, json_body={"content_type": "dashboard", "content_ref": "42"})
+    assert share.status == 201
     absent = 999_999
 
     async def snapshot() -> list:
         return [[columns(r) for r in await rows(db, model)]
-                for model in (Subscription, Delivery, ExportedAsset, PostHogConnection, WelcomeNotice)]
+                for model in (Subscription, Delivery, ExportedAsset, PostHogConnection, WelcomeNotice, Share)]
 
     before = await snapshot()
     bodies = {"updateSubscription": {"title": "taken over", "email_recipients": ["eve@evil.example"]}}
@@ -112,9 +116,10 @@ async def test_every_operation_with_another_workspaces_key_is_refused_as_not_fou
     for op in build_registry().operations:
         if not op.path_params:
             continue
-        ids = {"subscription_id": sid, "export_id": export.body["id"]}
+        ids = {"subscription_id": sid, "export_id": export.body["id"], "share_id": share.body["id"]}
         theirs = await env.call(op.method, V1 + op.path.format(**ids), t2, json_body=bodies.get(op.operation_id))
-        nothing = await env.call(op.method, V1 + op.path.format(subscription_id=absent, export_id=absent), t2,
+        nothing = await env.call(op.method, V1 + op.path.format(subscription_id=absent, export_id=absent,
+                                                                share_id=absent), t2,
                                  json_body=bodies.get(op.operation_id))
         assert theirs.status == nothing.status == 404, op.operation_id
         # Indistinguishable: the same answer but for the number asked for.
@@ -123,11 +128,14 @@ async def test_every_operation_with_another_workspaces_key_is_refused_as_not_fou
 
     listed = await env.call("GET", f"{V1}/subscriptions", t2)
     assert listed.status == 200 and listed.body["items"] == []
+    shared = await env.call("GET", f"{V1}/shares?include_revoked=true", t2)
+    assert shared.status == 200 and shared.body["items"] == []
     connections = await env.call("GET", f"{V1}/connections", t2)
     assert t1_connection not in [c["id"] for c in connections.body["items"]]
     for operation_id, path, body in (
         ("createSubscription", "/subscriptions", {**WEEKLY_TO_ADA, "connection_id": t1_connection}),
         ("createExport", "/exports", {"kind": "dashboard", "ref": "42", "connection_id": t1_connection}),
+        ("createShare", "/shares", {"content_type": "dashboard", "content_ref": "42", "connection_id": t1_connection}),
     ):
         theirs = await env.call("POST", V1 + path, t2, json_body=body)
         nothing = await env.call("POST", V1 + path, t2, json_body={**body, "connection_id": absent})
@@ -137,8 +145,9 @@ async def test_every_operation_with_another_workspaces_key_is_refused_as_not_fou
         checked.add(operation_id)
     audit = await env.call("GET", f"{V1}/audit", t2)
     seen = {(e["object_type"], e["object_id"]) for e in audit.body["items"]}  # T2's own changes only
-    assert audit.status == 200 and not seen & {("subscription", sid), ("connection", t1_connection)}
-    checked |= {"listSubscriptions", "listConnections", "listAudit"}
+    assert audit.status == 200 and not seen & {("subscription", sid), ("connection", t1_connection),
+                                               ("share", share.body["id"])}
+    checked |= {"listSubscriptions", "listConnections", "listAudit", "listShares"}
     # The rest neither reads nor names another workspace's objects: a new connection is the caller's own, and a
     # schedule preview touches no object.
     checked |= {"createConnection", "previewSchedule"}

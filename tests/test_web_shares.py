@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from core import shares
 from core.models import Share, utcnow
+from core.subscriptions import demo_connection
 from tests.standins.posthog_server import PostHogStandIn
 from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
 
@@ -197,3 +198,45 @@ async def test_script_and_html_in_titles_and_text_tiles_are_served_as_text(db, p
         assert "<title>&lt;img src=x" in body
     status, _, body = await get(env, f"/shared/{made.token}.json")
     assert status == 200 and json.loads(body)["dashboard"]["name"] == f"{PAYLOAD_TITLE} dashboard"
+
+
+# --- the API door ----------------------------------------------------------------------------------------------
+
+
+async def test_the_api_makes_rotates_and_revokes_a_link_that_the_pages_honour(env, db):
+    async with db.transaction() as session:
+        await demo_connection(session, None)
+    key = await env.key(None)
+    made = await env.call("POST", "/api/v1/shares", key, json_body={
+        "content_type": "dashboard", "content_ref": "42", "password": "pw-of-the-team",
+        "allowed_origins": ["https://intranet.acme.com/"]})
+    assert made.status == 201 and made.body["title"] == "Product overview" and made.body["has_password"]
+    assert made.body["allowed_origins"] == ["https://intranet.acme.com"] and "password" not in made.body
+    assert made.body["url"] == f"{env.settings.public_url}/shared/{made.body['token']}"
+    assert f'src="{made.body["embed_url"]}"' in made.body["embed_code"]
+    token = made.body["token"]
+    assert (await get(env, f"/shared/{token}"))[0] == 401  # the password first
+    sid = made.body["id"]
+    got = await env.call("GET", f"/api/v1/shares/{sid}", key)
+    assert got.status == 200 and "token" not in got.body and got.body["state"] == "active"
+    rotated = await env.call("POST", f"/api/v1/shares/{sid}/rotate", key)
+    assert rotated.status == 200 and rotated.body["token"] != token
+    assert rotated.body["previous_token_valid_until"] is not None
+    async with env.http.post(f"{env.base}/shared/{token}", data={"password": "pw-of-the-team"},
+                             allow_redirects=False) as response:
+        assert response.status == 303  # the old token still opens within the grace period
+    revoked = await env.call("POST", f"/api/v1/shares/{sid}/revoke", key)
+    assert revoked.status == 200 and revoked.body["state"] == "revoked"
+    for t in (token, rotated.body["token"]):
+        assert (await get(env, f"/shared/{t}"))[0] == 404
+    assert (await env.call("POST", f"/api/v1/shares/{sid}/rotate", key)).status == 409
+    listed = await env.call("GET", "/api/v1/shares", key)
+    assert listed.body["items"] == []
+    listed = await env.call("GET", "/api/v1/shares?include_revoked=true", key)
+    assert [s["id"] for s in listed.body["items"]] == [sid]
+    bad = await env.call("POST", "/api/v1/shares", key, json_body={
+        "content_type": "dashboard", "content_ref": "42", "allowed_origins": ["https://acme.com; script-src *"]})
+    assert bad.status == 422 and bad.body["errors"][0]["field"] == "body.allowed_origins"
+    missing = await env.call("POST", "/api/v1/shares", key, json_body={"content_type": "dashboard",
+                                                                      "content_ref": "999"})
+    assert missing.status == 422 and missing.body["errors"][0]["field"] == "body.content_ref"
