@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     from render import cli as render_cli
     from scheduler import cli as scheduler_cli
     from scheduler import doctor, subscriptions_cli, workspaces
+    from web import cli as shares_cli
 
     parser = argparse.ArgumentParser(
         prog="posthog-exports",
@@ -193,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_serve(subparsers)
     _register_demo(subparsers)
-    for module in (subscriptions_cli, exports_cli, keys_cli, workspaces, scheduler_cli, render_cli, core_cli, doctor):
+    for module in (subscriptions_cli, shares_cli, exports_cli, keys_cli, workspaces, scheduler_cli, render_cli,
+                   core_cli, doctor):
         module.register(subparsers)
     return parser
 

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -20,6 +25,8 @@ from core.models import Share, utcnow
 from core.subscriptions import demo_connection
 from tests.standins.posthog_server import PostHogStandIn
 from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -240,3 +247,36 @@ async def test_the_api_makes_rotates_and_revokes_a_link_that_the_pages_honour(en
     missing = await env.call("POST", "/api/v1/shares", key, json_body={"content_type": "dashboard",
                                                                       "content_ref": "999"})
     assert missing.status == 422 and missing.body["errors"][0]["field"] == "body.content_ref"
+
+
+# --- the command line ------------------------------------------------------------------------------------------
+
+
+def command(*args: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://share.test"}
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "shares", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+async def test_the_command_line_makes_lists_rotates_and_revokes_a_link(env, db):
+    run = functools.partial(asyncio.to_thread, command, database_url=db.url)
+    made = await run("create", "dashboard", "42", "--origin", "https://intranet.acme.com", "--expires-days", "30")
+    assert made.returncode == 0, made.stderr
+    token = re.search(r"http://share\.test/shared/([A-Za-z0-9_-]{43})", made.stdout)[1]
+    assert "<iframe src=\"http://share.test/embedded/" in made.stdout and "Product overview" in made.stdout
+    assert (await get(env, f"/shared/{token}"))[0] == 200
+    listed = json.loads((await run("list", "--json")).stdout)
+    assert [(s["kind"], s["ref"], s["state"], s["allowed_origins"]) for s in listed] == [
+        ("dashboard", "42", "active", ["https://intranet.acme.com"])]
+    sid = str(listed[0]["id"])
+    rotated = await run("rotate", sid)
+    assert rotated.returncode == 0 and token not in rotated.stdout
+    new = re.search(r"/shared/([A-Za-z0-9_-]{43})", rotated.stdout)[1]
+    assert (await get(env, f"/shared/{new}"))[0] == 200 and (await get(env, f"/shared/{token}"))[0] == 200
+    revoked = await run("revoke", sid)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert (await get(env, f"/shared/{new}"))[0] == 404 and (await get(env, f"/shared/{token}"))[0] == 404
+    refused = await run("create", "dashboard", "42", "--origin", "intranet.acme.com")
+    assert refused.returncode == 2 and "not an origin" in refused.stderr
+    assert (await run("revoke", "999")).returncode == 2
