@@ -20,7 +20,15 @@ from core.subscriptions import schedule_of
 from posthog_api import CHECK_ACCESS_SECONDS, PostHogError, parse_posthog_reference
 
 from . import blocks, store
-from .commands import fetch_title, handle_command, manage, member_addresses, not_found, slack_user
+from .commands import (
+    fetch_title,
+    handle_command,
+    manage,
+    member_addresses,
+    not_found,
+    revoke_share,
+    slack_user,
+)
 from .events import handle_app_uninstalled, handle_tokens_revoked
 from .home import home_view
 from .installation_store import DatabaseInstallationStore, DatabaseOAuthStateStore
@@ -131,6 +139,16 @@ def register(app: AsyncApp, services: BotServices) -> None:  # noqa: C901 - one 
         user_id = _user_id(body)
         text = await manage(MANAGE_ACTIONS[action["action_id"]], action.get("value"), user_id, workspace, services,
                             client)
+        await _reply(body, respond, client, text, services, workspace)
+
+    @app.action(blocks.ACTION_SHARE_REVOKE)
+    async def on_share_revoke(ack, body, action, respond, client, context):
+        await ack()
+        workspace = await services.workspace(context.team_id)
+        if workspace is None:
+            await _reply(body, respond, client, NOT_INSTALLED, services, None)
+            return
+        text = await revoke_share(action.get("value"), _user_id(body), workspace, services, client)
         await _reply(body, respond, client, text, services, workspace)
 
     @app.action(blocks.ACTION_NEW)

@@ -19,6 +19,7 @@ ACTION_RESUME = "subscription_resume"
 ACTION_UNSUBSCRIBE = "subscription_unsubscribe"
 ACTION_OPEN = "subscription_open_in_posthog"
 ACTION_NEW = "subscription_new"
+ACTION_SHARE_REVOKE = "share_revoke"
 
 HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to channels and inboxes on a schedule.
 
@@ -57,7 +58,11 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 *API keys* (workspace admins; for the REST API under `/api/v1`, documented at `/api/docs`)
 • `/posthog api-key create "reporting notebook"` — a new key, shown once and only to you; add `read-only` for a \
 key that cannot change anything
-• `/posthog api-key list` — name, prefix, last used; `/posthog api-key revoke phe_AbCdEfGh` (or its name)"""
+• `/posthog api-key list` — name, prefix, last used; `/posthog api-key revoke phe_AbCdEfGh` (or its name)
+
+*Share links* (anyone with the link sees the content, until it is revoked)
+• `/posthog share dashboard 42` — a link and an embed code for another site, only to you, with a Revoke button
+• `/posthog shares` — this workspace's share links"""
 
 
 def text_block(text: str) -> Block:
@@ -237,3 +242,21 @@ def delivered_message(
         return f"{escape(title)} — delivered {schedule_summary}", blocks
     blocks.insert(1, context_block(f":calendar: Date range: *{escape(date_range.label)}*"))
     return f"{escape(title)} ({escape(date_range.label)}) — delivered {schedule_summary}", blocks
+
+
+def share_message(title: str, kind: str, ref: str, share_id: int, url: str, embed_code: str) -> list[Block]:
+    """A new share link, shown to the person who made it: the link, the embed code and a Revoke button."""
+    name = escape(title or f"{kind} {ref}")
+    return [
+        text_block(f"Anyone with this link sees *{name}* ({kind} {escape(str(ref))}), until it is revoked:\n{url}"),
+        text_block("Embed it in another site:\n```" + escape(embed_code) + "```"),
+        {"type": "actions", "elements": [button("Revoke", ACTION_SHARE_REVOKE, str(share_id), style="danger",
+                                                confirm={
+            "title": {"type": "plain_text", "text": "Revoke this link?"},
+            "text": {"type": "mrkdwn", "text": f"The link to *{name}* stops working at once, embeds too."},
+            "confirm": {"type": "plain_text", "text": "Revoke"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+        })]},
+        context_block(f"Share link #{share_id}. The link is shown only now: copy it. `/posthog shares` lists the "
+                      "workspace's links."),
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core import api_keys
+from core import api_keys, shares
 from core import subscriptions as lifecycle
 from core.date_ranges import DateRangeError
 from core.delivery import Image
@@ -47,11 +47,13 @@ from .parsing import (
     Export,
     Help,
     ListExports,
+    ListShares,
     ListSubscriptions,
     Manage,
     NewSubscription,
     Preview,
     Projects,
+    ShareContent,
     Subscribe,
     parse_command,
 )
@@ -114,6 +116,10 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
         elif isinstance(command, ApiKeyCommand):
             await ack(response_type="ephemeral",
                       text=await api_key(command, body.get("user_id", ""), workspace, services, client))
+        elif isinstance(command, ShareContent):
+            await _share(command, ack, body, respond, workspace, services)
+        elif isinstance(command, ListShares):
+            await ack(response_type="ephemeral", text=await _list_shares(workspace, services))
     except CommandError as exc:
         await ack(response_type="ephemeral", text=str(exc))
 
@@ -438,6 +444,59 @@ async def fetch_content(services: BotServices, connection, kind: str, ref: int |
 async def fetch_title(services: BotServices, connection, kind: str, ref: int | str) -> str:
     content = await fetch_content(services, connection, kind, ref)
     return content.name or f"{kind.capitalize()} {ref}"
+
+
+# --- share links -------------------------------------------------------------------------------------------
+
+
+async def _share(command: ShareContent, ack, body, respond, workspace: SlackWorkspace,
+                 services: BotServices) -> None:
+    """A new share link (core/shares.py), shown only to the person who asked: the token is not kept, so this
+    ephemeral answer is the only place it appears."""
+    async with services.database.session() as session:
+        connection = choose_connection(await store.list_connections(session, workspace), command.project)
+    await ack(response_type="ephemeral", text=f"Making a share link to {command.kind} {command.ref}…")
+    try:
+        content = await fetch_content(services, connection, command.kind, command.ref)  # it must exist
+        async with services.database.transaction() as session:
+            made = await shares.create_share(
+                session, connection=await session.merge(connection), content_type=command.kind,
+                content_ref=str(command.ref), title=content.name, created_by_slack_user=body.get("user_id"))
+    except (PostHogError, shares.ShareError) as exc:
+        await respond(response_type="ephemeral", replace_original=True, text=str(exc))
+        return
+    links = shares.links(services.settings.public_url, made.token)
+    await respond(
+        response_type="ephemeral", replace_original=True,
+        text=f"Share link to {blocks.escape(content.name)}: {links.shared}",
+        blocks=blocks.share_message(content.name, command.kind, str(command.ref), made.share.id, links.shared,
+                                    links.iframe(content.name)),
+    )
+
+
+async def _list_shares(workspace: SlackWorkspace, services: BotServices) -> str:
+    async with services.database.session() as session:
+        rows = await shares.shares_of(session, workspace.id)
+    if not rows:
+        return "This workspace has no share links. `/posthog share dashboard 42` makes one."
+    lines = [f"• #{s.id} *{blocks.escape(s.title or s.content_type)}* ({s.content_type} "
+             f"{blocks.escape(s.content_ref)}) — {shares.state(s)}, made {s.created_at:%Y-%m-%d}"
+             f"{_by(s.created_by_slack_user)}" for s in rows]
+    return "*Share links of this workspace*\n" + "\n".join(lines)
+
+
+async def revoke_share(share_id: object, user_id: str, workspace: SlackWorkspace, services: BotServices,
+                       client: AsyncWebClient) -> str:
+    """The Revoke button: its creator or a workspace admin stops the link at once."""
+    async with services.database.transaction() as session:
+        share = await shares.find_share(session, workspace.id, share_id)
+        if share is None:
+            return f"Share link {str(share_id)[:20]} was not found in this workspace."
+        if share.created_by_slack_user != user_id and not (await slack_user(client, user_id)).is_admin:
+            return "Only whoever made this link, or a workspace admin, can revoke it."
+        if not shares.revoke(share):
+            return f"Share link #{share.id} was already revoked."
+        return f"Revoked share link #{share.id}: it answers “not found” from now on, embeds too."
 
 
 # --- export --------------------------------------------------------------------------------------------------

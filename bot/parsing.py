@@ -104,11 +104,25 @@ class ApiKeyCommand:
     read_only: bool = False
 
 
+@dataclass(frozen=True)
+class ShareContent:
+    """`/posthog share dashboard 42`: a link (and embed code) that anyone who has it opens."""
+
+    kind: str
+    ref: int | str
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class ListShares:
+    """`/posthog shares`: the workspace's live share links."""
+
+
 Command = (Help | Connect | Projects | Subscribe | NewSubscription | Preview | Export | ListExports | ListSubscriptions
-           | Manage | ApiKeyCommand)
+           | Manage | ApiKeyCommand | ShareContent | ListShares)
 
 VERBS = ("subscribe", "list", "unsubscribe", "pause", "resume", "send", "preview", "export", "exports", "connect",
-         "projects", "api-key", "help")
+         "projects", "api-key", "share", "shares", "help")
 ALIASES = {
     "sub": "subscribe",
     "unsub": "unsubscribe",
@@ -172,6 +186,12 @@ def parse_command(text: str) -> Command:
         return ListExports()
     if verb == "api-key":
         return _api_key(rest)
+    if verb == "share":
+        return _share(rest)
+    if verb == "shares":
+        if rest:
+            raise CommandError("`/posthog shares` takes nothing after it; it lists this workspace's share links.")
+        return ListShares()
     close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.6)
     hint = f" Did you mean `/posthog {close[0]}`?" if close else ""
     shown = verb if len(verb) <= 30 else verb[:27] + "..."
@@ -453,3 +473,14 @@ def _preview(rest: str) -> Preview:
             f"I don't understand “{' '.join(remaining)[:40]}”."
         )
     return Preview(kind, ref, project)
+
+
+def _share(rest: str) -> ShareContent:
+    rest, project = _take_project(rest)
+    kind, ref, remaining = parse_target("share", rest.split())
+    if remaining:
+        raise CommandError(
+            f"`/posthog share` takes just what to share, e.g. `/posthog share {kind} {ref}`; "
+            f"I don't understand “{' '.join(remaining)[:40]}”."
+        )
+    return ShareContent(kind, ref, project)

@@ -280,3 +280,38 @@ async def test_the_command_line_makes_lists_rotates_and_revokes_a_link(env, db):
     refused = await run("create", "dashboard", "42", "--origin", "intranet.acme.com")
     assert refused.returncode == 2 and "not an origin" in refused.stderr
     assert (await run("revoke", "999")).returncode == 2
+
+
+# --- Slack -----------------------------------------------------------------------------------------------------
+
+
+async def test_slack_shares_a_dashboard_with_its_embed_code_and_a_revoke_button(env, db):
+    env.slack.users["U1"] = {"tz": "Europe/London", "name": "ana"}
+    env.slack.users["U2"] = {"tz": "Europe/London", "name": "ben"}
+    await env.install("T1")
+    await env.driver.command("connect demo", team_id="T1", user_id="U1")
+    answer = await env.driver.command("share dashboard 42", team_id="T1", user_id="U1")
+    assert answer.status == 200 and "Making a share link" in answer.text
+    message = await answer.wait_later()
+    assert message["response_type"] == "ephemeral"
+    shown = json.dumps(message)
+    token = re.search(r"/shared/([A-Za-z0-9_-]{43})", shown)[1]
+    assert f"/embedded/{token}" in shown and "iframe" in shown and "Product overview" in shown
+    (revoke,) = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert revoke["action_id"] == "share_revoke" and "confirm" in revoke
+    assert (await get(env, f"/shared/{token}"))[0] == 200
+
+    listed = await env.driver.command("shares", team_id="T1", user_id="U2")
+    assert "Product overview" in listed.text and token not in listed.text
+    other = await env.driver.button("share_revoke", revoke["value"], team_id="T1", user_id="U2")
+    assert "Only whoever made" in (await other.wait_later())["text"]  # not the creator, not an admin
+    assert (await get(env, f"/shared/{token}"))[0] == 200
+    pressed = await env.driver.button("share_revoke", revoke["value"], team_id="T1", user_id="U1")
+    assert "Revoked share link" in (await pressed.wait_later())["text"]
+    assert (await get(env, f"/shared/{token}"))[0] == 404
+
+    await env.install("T2")
+    elsewhere = await env.driver.button("share_revoke", revoke["value"], team_id="T2", user_id="U1")
+    assert "was not found" in (await elsewhere.wait_later())["text"]
+    wrong = await env.driver.command("share 42", team_id="T1", user_id="U1")
+    assert "dashboard or an insight" in wrong.text
