@@ -128,3 +128,18 @@ async def test_making_rotating_and_revoking_is_audited_without_secrets(db):
                    made.share.password_hash):
         assert secret not in everything
     assert events[0].changes["token_hash"] == [None, "(set)"]
+
+
+async def test_a_removed_workspace_takes_its_share_links_with_it(db):
+    async with db.transaction() as session:
+        workspace = SlackWorkspace(team_id="T9", name="Gone")
+        session.add(workspace)
+    connection = await _connection(db, workspace.id)
+    async with db.transaction() as session:
+        made = await shares.create_share(session, connection=await session.merge(connection),
+                                         content_type="dashboard", content_ref="42")
+    async with db.transaction() as session:
+        await session.delete(await session.get(SlackWorkspace, workspace.id))
+    assert await _find(db, made.token) is None
+    async with db.session() as session:
+        assert await session.get(Share, made.share.id) is None

@@ -32,6 +32,7 @@ def browser():
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.binary_location = settings.chromium_path
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read Content-Security-Policy refusals
     # The driver's path is given, so Selenium Manager never runs (it would try to download one).
     driver = webdriver.Chrome(service=Service(settings.chromedriver_path), options=options)
     try:
@@ -83,7 +84,13 @@ def drawn_share(png: bytes) -> float:
     return 1 - image.histogram()[255] / (image.width * image.height)
 
 
-def open_embed(driver, url: str) -> tuple[object, object, int, bytes]:
+def policy_refusals(driver) -> list[str]:
+    """What the browser refused under a Content-Security-Policy since the last call (the log is drained)."""
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+def open_embed(driver, url: str) -> tuple[object, object, int, bytes, list[str]]:
+    policy_refusals(driver)
     driver.get(url)
     frame = driver.find_element(By.ID, "embed")
     driver.switch_to.frame(frame)
@@ -93,7 +100,7 @@ def open_embed(driver, url: str) -> tuple[object, object, int, bytes]:
         pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
     finally:
         driver.switch_to.default_content()
-    return flag, pwned, tiles, driver.get_screenshot_as_png()
+    return flag, pwned, tiles, driver.get_screenshot_as_png(), policy_refusals(driver)
 
 
 async def test_another_origin_embeds_dashboard_42_and_every_tile_draws(browser, env, db):
@@ -102,10 +109,11 @@ async def test_another_origin_embeds_dashboard_42_and_every_tile_draws(browser, 
         f'<!doctype html><body style="margin:0;background:#fff"><iframe id="embed" '
         f'src="{env.base}/embedded/{made.token}" width="1200" height="880" style="border:0"></iframe></body>')
     try:
-        flag, pwned, tiles, png = await asyncio.to_thread(open_embed, browser, outer)
+        flag, pwned, tiles, png, refused = await asyncio.to_thread(open_embed, browser, outer)
     finally:
         await runner.cleanup()
     assert flag is True, flag  # every chart drew: no error card, no failure
+    assert refused == []  # the page needs nothing its policy forbids
     assert tiles >= 3 and pwned is None
     assert drawn_share(png) >= 0.01, "the embedded page is (nearly) blank"
 
@@ -137,11 +145,13 @@ async def test_an_embed_restricted_to_other_origins_and_a_shared_page_are_not_fr
 
 
 def open_page(driver, url: str) -> tuple[object, object, str, str]:
+    policy_refusals(driver)
     driver.get(url)
     flag = wait_ready(driver)
     pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
     heading = driver.execute_script("return document.querySelector('.dashboard-title').textContent")
     text_tile = driver.execute_script("return document.querySelector('.tile-text').textContent")
+    assert policy_refusals(driver) == []  # nothing was even tried: the words never became markup
     return flag, pwned, heading, text_tile
 
 
