@@ -67,9 +67,17 @@ def connect_modal() -> Block:
     }
 
 
-def _value(values: dict, block_id: str) -> Any:
-    """What was entered in one field: text (str), a selection (str), or several (list of str); None when the
-    field is empty or not in the shape Slack gives it (so a malformed form reads as a form left empty)."""
+def _value(values: dict, block_id: str, *, many: bool = False) -> Any:
+    """What was entered in one field: its text or selection (str), or with `many` its selections (list of str).
+    A field left empty, or not in the shape Slack gives it, reads as None (or [] with `many`), so that a
+    malformed form is answered like one left empty."""
+    found = _entered(values, block_id)
+    if many:
+        return found if isinstance(found, list) else []
+    return found if isinstance(found, str) else None
+
+
+def _entered(values: dict, block_id: str) -> Any:
     block = values.get(block_id) if isinstance(values, dict) else None
     action = next(iter(block.values()), None) if isinstance(block, dict) else None
     if not isinstance(action, dict):
@@ -200,7 +208,7 @@ def edit_modal(subscription: Subscription, *, recipients: list[str] | None = Non
 
 def edit_values(view: dict) -> dict[str, Any]:
     values = view.get("state", {}).get("values", {})
-    return {key: _value(values, key) for key in
+    return {key: _value(values, key, many=key in ("members", "days")) for key in
             ("target", "channel", "members", "recipients", "frequency", "interval", "days", "time", "timezone",
              "range")}
 

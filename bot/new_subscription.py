@@ -81,7 +81,7 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
     except CommandError as exc:
         errors["target"] = str(exc)[:150]
     channel = _value(values, "channel")
-    members = _value(values, "members") or []
+    members = _value(values, "members", many=True)
     typed = split_addresses(_value(values, "recipients") or "")
     if channel and (members or typed):
         errors["channel"] = "A subscription goes to a channel or to email addresses, not both"

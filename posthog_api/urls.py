@@ -45,7 +45,10 @@ def parse_posthog_reference(text: str) -> tuple[ReferenceKind | None, int | str]
     if "/" not in value and _SHORT_ID.match(value):
         return "insight", value
 
-    parts = urlsplit(value if "://" in value else f"https://{value}")
+    try:
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+    except ValueError:  # e.g. an unbalanced "[" (urlsplit reads it as an IPv6 address)
+        raise InvalidReference(f"“{value}” is not a PostHog insight or dashboard. {_EXAMPLES}") from None
     path = unquote(parts.path).rstrip("/")
     if path.startswith("/shared/") or path.startswith("/embedded/"):
         raise InvalidReference(

@@ -41,6 +41,7 @@ def test_accepted_references(text: str, expected: tuple) -> None:
         ("https://us.posthog.com/project/2/insights/new", "not a saved insight"),
         ("https://us.posthog.com/shared/AbCdEf", "shared link"),
         ("ab", "is not a PostHog insight or dashboard"),
+        ("[x", "is not a PostHog insight or dashboard"),  # urlsplit reads "[" as the start of an IPv6 host
     ],
 )
 def test_rejected_references_have_friendly_messages(text: str, words: str) -> None:
