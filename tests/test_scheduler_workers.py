@@ -392,4 +392,10 @@ async def test_an_export_whose_worker_is_killed_is_finished_by_another_and_annou
     await slack.wait_for(lambda: slack.calls_to("files.completeUploadExternal"))
     [dm] = slack.calls_to("files.completeUploadExternal")
     assert "is ready" in dm.params.get("initial_comment", "")
-    assert done.notified_at is not None
+
+    async def announced() -> ExportedAsset | None:  # recorded once Slack has taken the file
+        row = await load()
+        return row if row.notified_at is not None else None
+
+    await _wait_until(announced, timeout=30, workers=[second], what="the export to be recorded as announced")
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
