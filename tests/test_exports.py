@@ -6,6 +6,7 @@ local storage in a temporary folder; the PDF test prints in Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -41,6 +42,18 @@ async def assets(db) -> list[ExportedAsset]:
         return list((await session.scalars(select(ExportedAsset).order_by(ExportedAsset.id))).all())
 
 
+async def announced_assets(db, timeout: float = 30.0) -> list[ExportedAsset]:
+    """The exports once each is recorded as announced, which happens just after Slack has taken the file."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await assets(db)
+        if rows and all(row.notified_at is not None for row in rows):
+            return rows
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"exports not recorded as announced within {timeout:g}s: {[(r.id, r.status) for r in rows]}")
+        await asyncio.sleep(0.05)
+
+
 async def run_exports(env, db) -> None:
     async with scheduler_service(env.settings, db, load_content=FixedImages(env.settings), worker_id="t") as service:
         while await service.exports.tick():
@@ -60,7 +73,7 @@ async def test_a_dashboard_exported_from_slack_arrives_at_once_as_a_workbook_in_
     assert "export #" in answer.text and "direct message" in answer.text
     # Quick to make: the command runs it itself, no worker needed.
     await env.slack.wait_for(lambda: env.slack.calls_to("files.completeUploadExternal"), timeout=30)
-    [asset] = await assets(db)
+    [asset] = await announced_assets(db)
     assert (asset.format, asset.requested_by_slack_user) == ("xlsx", "U1")
     assert asset.status == "ready" and asset.notified_at is not None and asset.expires_at is not None
     [(name, data)] = uploaded(env)
