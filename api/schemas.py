@@ -10,6 +10,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from core.subscriptions import THEMES
+
 from .registry import MAX_ID
 
 NO_NUL = r"^[^\x00]*$"
@@ -23,6 +25,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 ContentType = Literal["insight", "dashboard"]
 TargetType = Literal["slack", "email"]
 AttachFormat = Literal["csv", "xlsx", "pdf"]
+Theme = Literal[THEMES]  # the lifecycle's list, so that the document and the rule cannot disagree
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,30}$")]
 Address = text(320, 3)
 T = TypeVar("T")
@@ -88,6 +91,7 @@ class Subscription(BaseModel):
                                   "null: the content's own.")
     date_to: str | None
     attach_format: AttachFormat | None
+    theme: Theme = Field(description="The images' palette: light or dark.")
     enabled: bool
     paused_reason: str | None
     next_delivery_at: datetime | None
@@ -122,6 +126,7 @@ class SubscriptionCreate(Request):
     date_range: text(100) | None = Field(None, description="The period shown, e.g. “last 7 days”; null: the "
                                          "content's own.")
     attach_format: AttachFormat | None = Field(None, description="The data as a file with every delivery.")
+    theme: Theme = Field("light", description="The images' palette: light or dark.")
 
 
 class SubscriptionUpdate(Request):
@@ -135,6 +140,7 @@ class SubscriptionUpdate(Request):
     timezone: text(64, 1) | None = Field(None, description="The zone of `schedule` (default: the current one).")
     date_range: text(100) | None = Field(None, description="A new period; null: back to the content's own. Left "
                                          "out: unchanged.")
+    theme: Theme | None = Field(None, description="The images' palette: light or dark. Left out: unchanged.")
 
 
 class DeliveryTarget(BaseModel):

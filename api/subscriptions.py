@@ -36,6 +36,7 @@ def subscription_out(row: SubscriptionRow) -> schemas.Subscription:
         title=row.title, target_type=row.target_type, slack_channel_id=row.slack_channel_id,
         slack_channel_name=row.slack_channel_name, email_recipients=list(row.email_recipients or []),
         schedule=shown, date_from=row.date_from, date_to=row.date_to, attach_format=row.attach_format,
+        theme=row.theme or "light",
         enabled=row.enabled, paused_reason=row.paused_reason, next_delivery_at=row.next_delivery_at,
         last_delivery_at=row.last_delivery_at, created_at=row.created_at, updated_at=row.updated_at,
     )
@@ -163,6 +164,7 @@ async def create_subscription(call: Call) -> Reply:
                     title=title[:400], subscribed_by=_subscribed_by(call),
                     created_by_slack_user=key.created_by_slack_user, created_by_email=key.created_by_email,
                     workspace_id=call.workspace_id, now=now, date_range=date_range, attach_format=attach,
+                    theme=body.theme,
                 )
             else:
                 row = await lifecycle.create_subscription(
@@ -170,12 +172,14 @@ async def create_subscription(call: Call) -> Reply:
                     schedule=schedule, title=title[:400], target_type="slack",
                     slack_channel_id=body.slack_channel_id, created_by_slack_user=key.created_by_slack_user,
                     created_by_email=key.created_by_email, workspace_id=call.workspace_id, now=now,
-                    date_range=date_range, attach_format=attach,
+                    date_range=date_range, attach_format=attach, theme=body.theme,
                 )
         except RecipientError as exc:
             raise field_problem(422, "body.email_recipients", str(exc)) from None
         except ScheduleError as exc:
             raise field_problem(422, "body.schedule", str(exc)) from None
+        except lifecycle.ThemeError as exc:
+            raise field_problem(422, "body.theme", str(exc)) from None
         await session.refresh(row)
         out = subscription_out(row)
     return Reply(201, out, headers={"Location": f"/api/v1/subscriptions/{out.id}"}, etag=True)
@@ -215,7 +219,7 @@ async def update_subscription(call: Call) -> Reply:
         try:
             lifecycle.edit(row, content_ref=body.content_ref, title=title, slack_channel_id=body.slack_channel_id,
                            schedule=schedule, now=now, date_range=date_range,
-                           clear_date_range="date_range" in given and body.date_range is None)
+                           clear_date_range="date_range" in given and body.date_range is None, theme=body.theme)
             if body.email_recipients is not None:
                 await lifecycle.set_recipients(session, row, body.email_recipients, call.settings,
                                                subscribed_by=_subscribed_by(call), confirmed=body.confirm_readd)
@@ -223,6 +227,8 @@ async def update_subscription(call: Call) -> Reply:
             raise field_problem(422, "body.email_recipients", str(exc)) from None
         except ScheduleError as exc:
             raise field_problem(422, "body.schedule", str(exc)) from None
+        except lifecycle.ThemeError as exc:
+            raise field_problem(422, "body.theme", str(exc)) from None
         await session.flush()
         await session.refresh(row)
         out = subscription_out(row)

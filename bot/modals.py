@@ -11,7 +11,7 @@ from core.limits import RateLimited
 from core.models import PostHogConnection, Subscription
 from core.schedule_defaults import FREQUENCIES, MAX_INTERVAL
 from core.schedules import WEEKDAYS, Schedule, ScheduleError, canonical_timezone
-from core.subscriptions import date_range_of, edit, schedule_of
+from core.subscriptions import THEMES, ThemeError, date_range_of, edit, read_theme, schedule_of
 from posthog_api import InvalidReference, check_connection, parse_posthog_reference, save_connection
 
 from . import store
@@ -131,6 +131,13 @@ def parse_range_field(text: str | None) -> DateRange | None:
     return parse_date_range(text) if (text or "").strip() else None
 
 
+def theme_input(current: str = "light") -> Block:
+    return _input("theme", "Theme", {
+        "type": "static_select", "action_id": "value", "options": [_option(t) for t in THEMES],
+        "initial_option": _option(current if current in THEMES else "light"),
+    }, hint="The images' palette")
+
+
 def recipients_inputs(addresses: list[str] | None = None) -> list[Block]:
     """Email recipients: workspace members (their Slack addresses are looked up) and any other addresses."""
     return [
@@ -202,6 +209,7 @@ def edit_modal(subscription: Subscription, *, recipients: list[str] | None = Non
             _input("timezone", "Time zone", _text_input("value", initial=s.timezone),
                    hint="An IANA name such as Europe/London or America/Los_Angeles"),
             range_input(current.label if (current := date_range_of(s)) else ""),
+            theme_input(s.theme),
         ],
     }
 
@@ -210,7 +218,7 @@ def edit_values(view: dict) -> dict[str, Any]:
     values = view.get("state", {}).get("values", {})
     return {key: _value(values, key, many=key in ("members", "days")) for key in
             ("target", "channel", "members", "recipients", "frequency", "interval", "days", "time", "timezone",
-             "range")}
+             "range", "theme")}
 
 
 def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[dict[str, str], Schedule | None]:
@@ -260,6 +268,11 @@ def validate_edit(subscription: Subscription, values: dict[str, Any]) -> tuple[d
         parse_range_field(values.get("range"))
     except DateRangeError as exc:
         errors["range"] = str(exc)[:150]
+    if values.get("theme") is not None:  # left out (an older form): unchanged
+        try:
+            read_theme(values["theme"])
+        except ThemeError as exc:
+            errors["theme"] = str(exc)[:150]
     if errors:
         return errors, None
     days = tuple(values.get("days") or ())
@@ -283,7 +296,7 @@ async def save_edit(session, subscription: Subscription, values: dict[str, Any],
     _kind, ref = parse_posthog_reference(values["target"])
     date_range = parse_range_field(values.get("range"))  # checked by validate_edit
     edit(subscription, content_ref=str(ref), title=title, slack_channel_id=values.get("channel"), schedule=schedule,
-         date_range=date_range, clear_date_range=date_range is None)
+         date_range=date_range, clear_date_range=date_range is None, theme=values.get("theme"))
 
 
 def parse_metadata(view: dict) -> int | None:

@@ -189,6 +189,7 @@ class Subscription(TimestampMixin, Base):
     unsubscribed_recipients: Mapped[list] = mapped_column(default=list)
     image_width: Mapped[int | None] = mapped_column(Integer)
     attach_format: Mapped[str | None] = mapped_column(String(8))  # csv | xlsx | pdf: the data with every delivery
+    theme: Mapped[str] = mapped_column(String(8), default="light")  # light | dark: the images' palette
 
     # when (the fields of core.schedules.Schedule)
     frequency: Mapped[str] = mapped_column(String(16))

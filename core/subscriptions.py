@@ -41,6 +41,19 @@ def date_range_of(subscription: Subscription) -> DateRange | None:
 
 
 ATTACH_FORMATS = ("csv", "xlsx", "pdf")
+THEMES = ("light", "dark")  # the palettes the renderer draws (render/theme.py)
+
+
+class ThemeError(ValueError):
+    """A theme that is not one of THEMES; `str()` is the message for the person who gave it."""
+
+
+def read_theme(value: object) -> str:
+    """A theme as every door takes it ("Dark", " light "), or ThemeError naming the choices."""
+    theme = value.strip().lower() if isinstance(value, str) else ""
+    if theme not in THEMES:
+        raise ThemeError(f"“{str(value)[:20]}” is not a theme: use light or dark.")
+    return theme
 _WITH_FORMAT = re.compile(r"(?:^|\s)(?:and\s+)?with\s+(?:an?\s+)?(\S+?)(?:\s+(?:file|attached|attachment))?(?=\s|$)",
                           re.IGNORECASE)
 
@@ -100,11 +113,14 @@ async def create_subscription(
     now: datetime | None = None,
     date_range: DateRange | None = None,
     attach_format: str | None = None,
+    theme: str = "light",
 ) -> Subscription:
     """A new subscription; `date_range` is the period every delivery shows (None: the content's own);
-    `attach_format` a file of the data that goes with every delivery (csv, xlsx or pdf)."""
+    `attach_format` a file of the data that goes with every delivery (csv, xlsx or pdf); `theme` the palette
+    of its images (light or dark)."""
     if attach_format not in (None, *ATTACH_FORMATS):
         raise ValueError(f"attach_format must be one of {ATTACH_FORMATS}, not {attach_format!r}")
+    theme = read_theme(theme)
     if content_type not in ("insight", "dashboard"):
         raise ValueError(f"content_type must be insight or dashboard, not {content_type!r}")
     if target_type not in ("slack", "email"):
@@ -122,6 +138,7 @@ async def create_subscription(
         created_by_slack_user=created_by_slack_user or None,
         created_by_email=created_by_email or None,
         attach_format=attach_format,
+        theme=theme,
         **(date_range.to_fields() if date_range is not None else {}),
     )
     apply_schedule(subscription, schedule, now=now)
@@ -212,6 +229,7 @@ async def subscribe_by_email(
     now: datetime | None = None,
     date_range: DateRange | None = None,
     attach_format: str | None = None,
+    theme: str = "light",
 ) -> Subscription:
     """An email subscription. The recipients pass the operator's policy (`check_recipients`) or nothing is
     created; each is then told, once, who subscribed them (`subscribed_by`, e.g. "Ada in Acme") and how to
@@ -221,7 +239,7 @@ async def subscribe_by_email(
         session, connection=connection, content_type=content_type, content_ref=content_ref, schedule=schedule,
         title=title, target_type="email", email_recipients=addresses, created_by_slack_user=created_by_slack_user,
         created_by_email=created_by_email, workspace_id=workspace_id, now=now, date_range=date_range,
-        attach_format=attach_format,
+        attach_format=attach_format, theme=theme,
     )
     await _welcome(session, subscription, addresses, subscribed_by)
     await session.flush()
@@ -341,11 +359,14 @@ def edit(
     now: datetime | None = None,
     date_range: DateRange | None = None,
     clear_date_range: bool = False,
+    theme: str | None = None,
 ) -> None:
     """Change what, where or when; what is not given stays. A new schedule counts from now. `date_range`
-    replaces the period shown; `clear_date_range=True` goes back to the content's own (not both at once)."""
+    replaces the period shown; `clear_date_range=True` goes back to the content's own (not both at once);
+    `theme` the images' palette."""
     if date_range is not None and clear_date_range:
         raise ValueError("Give a new date range or clear it, not both.")
+    theme = read_theme(theme) if theme is not None else None  # checked first: a bad theme changes nothing
     if schedule is not None:
         apply_schedule(subscription, schedule, now=now)  # validates first: a bad schedule changes nothing
     if date_range is not None or clear_date_range:
@@ -358,6 +379,8 @@ def edit(
     if slack_channel_id is not None and slack_channel_id != subscription.slack_channel_id:
         subscription.slack_channel_id = slack_channel_id
         subscription.slack_channel_name = None  # learnt again from Slack
+    if theme is not None:
+        subscription.theme = theme
 
 
 NO_RECIPIENTS_REASON = "Every email recipient unsubscribed"

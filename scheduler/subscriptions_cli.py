@@ -2,7 +2,8 @@
 
     subscriptions list [--json]
     subscriptions add dashboard 42 --email ada@acme.com --email bob@acme.com \\
-        --schedule "weekly on monday at 9:00" --tz Europe/London [--range "last 7 days"] [--project ID]
+        --schedule "weekly on monday at 9:00" --tz Europe/London [--range "last 7 days"] [--project ID] \
+        [--theme dark]
     subscriptions pause|resume|remove ID
 
 Like Slack, this is a door onto the subscription lifecycle (core/subscriptions.py): the same checks, the same
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--tz", default="UTC", help="IANA time zone of the schedule, e.g. Europe/London")
     add.add_argument("--range", default=None, help='the period each delivery shows, e.g. "last 7 days", '
                      '"last month", "this week" (default: as saved in PostHog)')
+    add.add_argument("--theme", default="light", metavar="light|dark", help="the images' palette (default: light)")
     add.add_argument("--project", default=None, help="id or name of a connected PostHog project")
     add.add_argument("--owner", default=None, metavar="ADDRESS", help="who is told if the subscription pauses")
     for verb, text in (("pause", "stop delivering until resumed"), ("resume", "deliver again from the next "
@@ -73,7 +75,7 @@ async def run(args: argparse.Namespace, settings: Settings | None = None) -> int
             message = await add(database, settings, args)
         else:
             message = await manage(database, args.action, args.id)
-    except (UsageError, ScheduleError, DateRangeError, RecipientError, PostHogError) as exc:
+    except (UsageError, ScheduleError, DateRangeError, RecipientError, PostHogError, lifecycle.ThemeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -96,6 +98,7 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         if date_range is not None:
             raise UsageError("Give the date range once: in --schedule (\"weekly over the last 7 days\") or --range.")
         date_range = parse_date_range(args.range)
+    theme = lifecycle.read_theme(args.theme)  # before PostHog is asked: a typo costs nothing
     recipients = [a for given in args.email for a in given.split(",")]
     async with database.transaction() as session:
         connection = await _connection(session, settings, args.project)
@@ -105,11 +108,12 @@ async def add(database: Database, settings: Settings, args: argparse.Namespace) 
         subscription = await lifecycle.subscribe_by_email(
             session, settings, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
             schedule=schedule, recipients=recipients, title=content.name[:400], created_by_email=args.owner,
-            date_range=date_range, attach_format=attach,
+            date_range=date_range, attach_format=attach, theme=theme,
         )
         summary = (
             f"Subscription {subscription.id}: {content.name} ({kind} {ref}), {schedule.summary()}"
-            f"{f', date range {date_range.label}' if date_range else ''}, to "
+            f"{f', date range {date_range.label}' if date_range else ''}"
+            f"{', dark images' if theme == 'dark' else ''}, to "
             f"{', '.join(subscription.email_recipients)}.\n"
             f"Next deliveries: {', '.join(_local(o, zone) for o in schedule.occurrences(utcnow(), 3))}."
         )
@@ -185,7 +189,8 @@ class Row:
         return {
             "id": s.id, "kind": s.content_type, "ref": s.content_ref, "title": s.title, "target": s.target_type,
             "channel": s.slack_channel_id, "recipients": list(s.email_recipients or []), "schedule": self.schedule,
-            "timezone": s.timezone, "date_from": s.date_from, "date_to": s.date_to, "enabled": s.enabled,
+            "timezone": s.timezone, "date_from": s.date_from, "date_to": s.date_to, "theme": s.theme,
+            "enabled": s.enabled,
             "paused_reason": s.paused_reason,
             "next_delivery_at": s.next_delivery_at.isoformat() if s.next_delivery_at else None,
         }
@@ -217,5 +222,5 @@ def format_rows(rows: list[Row]) -> str:
         state = (f"next {_local(s.next_delivery_at, s.timezone)}" if s.enabled and s.next_delivery_at
                  else f"paused: {s.paused_reason}" if not s.enabled else "schedule ended")
         lines.append(f"{s.id:>5}  {s.title or s.content_type} ({s.content_type} {s.content_ref})  →  {where}\n"
-                     f"       {row.schedule}; {state}")
+                     f"       {row.schedule}{'; dark images' if s.theme == 'dark' else ''}; {state}")
     return "\n".join(lines)
