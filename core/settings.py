@@ -232,6 +232,17 @@ class Settings(BaseSettings):
         "with `Retry-After`."
     )
 
+    # --- Sign in with Slack (web/: /view/...) ---
+    slack_openid_authorize_url: str = Field(
+        "https://slack.com/openid/connect/authorize",
+        description="Slack's Sign in with Slack (OpenID Connect) authorize page, where `/view/...` sends people "
+        "without a session (a stand-in in tests). Uses `SLACK_CLIENT_ID` and `SLACK_CLIENT_SECRET`; the Slack app "
+        "lists `PUBLIC_URL/signin/callback` as a redirect URL.",
+    )
+    signin_session_hours: float = Field(
+        12.0, gt=0, description="How long a sign-in lasts before Slack is asked again."
+    )
+
     @field_validator("render_page_base_url")
     @classmethod
     def _page_base_url(cls, value: str) -> str:

@@ -10,35 +10,16 @@ import io
 import pytest
 from aiohttp import web
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from core.settings import Settings
-from render.browser_pool import CHROMIUM_FLAGS
+from tests import web_support
 from tests.standins.posthog_server import PostHogStandIn
 from tests.web_support import PAYLOAD_TITLE, hostile_dashboard, share_of, standin_connection, start
 
 pytestmark = pytest.mark.browser
 READY_SECONDS = 60  # an upper bound on waiting, not a measure: the flag is polled
-
-
-@pytest.fixture(scope="module")
-def browser():
-    settings = Settings()
-    options = Options()
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.binary_location = settings.chromium_path
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read Content-Security-Policy refusals
-    # The driver's path is given, so Selenium Manager never runs (it would try to download one).
-    driver = webdriver.Chrome(service=Service(settings.chromedriver_path), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+browser = web_support.browser  # one Chromium for the module
 
 
 @pytest.fixture

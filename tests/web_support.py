@@ -1,11 +1,19 @@
-"""What the share-link tests share: a PostHog dashboard whose words carry script, share links made through the
-service, a connection to the PostHog stand-in, and the whole web application on a loopback port."""
+"""What the web tests share: a PostHog dashboard whose words carry script, share links made through the service, a
+connection to the PostHog stand-in, the whole web application on a loopback port (with Sign in with Slack against
+the Slack stand-in when asked), and one headless Chromium per test module."""
 
 from __future__ import annotations
 
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
 from core import shares
 from core.models import PostHogConnection
+from core.settings import Settings
 from core.subscriptions import demo_connection
+from render.browser_pool import CHROMIUM_FLAGS
 from tests.api_support import start_api
 from tests.standins.fixtures import load_fixture
 from tests.standins.posthog_server import PostHogStandIn
@@ -29,6 +37,41 @@ def hostile_dashboard(dashboard_id: int = 7) -> dict:
 
 async def start(db, **settings):
     return await start_api(db, **settings)
+
+
+async def start_with_signin(db, **settings):
+    """The application with Sign in with Slack on: the stand-in's authorize page, PUBLIC_URL where it listens."""
+    env = await start_api(db, slack_client_id="111.222", slack_client_secret="openid-secret", **settings)
+    # Known only once both listen; the routes read the same Settings object on every request.
+    env.settings.slack_openid_authorize_url = env.slack.openid_authorize_url
+    env.settings.public_url = env.base
+    return env
+
+
+async def member_workspace(env, team_id: str, *, with_demo: bool = True) -> int:
+    """A workspace that installed the app, with the demo project connected (dashboard 42) unless told not to."""
+    workspace_id = await env.install(team_id)
+    if with_demo:
+        async with env.db.transaction() as session:
+            await demo_connection(session, workspace_id)
+    return workspace_id
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a test module (import it there), the way the renderer starts one."""
+    settings = Settings()
+    options = Options()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.binary_location = settings.chromium_path
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read Content-Security-Policy refusals
+    # The driver's path is given, so Selenium Manager never runs (it would try to download one).
+    driver = webdriver.Chrome(service=Service(settings.chromedriver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 async def share_of(db, connection=None, **options) -> shares.NewToken:

@@ -11,21 +11,17 @@ never talks to PostHog and never sees the connection's key.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import hashlib
 import json
 import logging
 import math
-import re
 import time
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 from http.cookies import SimpleCookie
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from core import shares
@@ -34,19 +30,19 @@ from core.models import PostHogConnection, Share
 from core.settings import Settings
 from core.tokens import sign, verify
 from posthog_api import Dashboard, Insight, fetch
-from render import PageOptions, dashboard_page, document_html, insight_page
 
 from .cache import ContentCache, RequestRate
+from .options import OptionError, ViewOptions, parse_options
+from .pages import exporter_document, page_headers
+from .pages import small_page as _page
 
 log = logging.getLogger(__name__)
 
 SHARED, EMBEDDED = "/shared", "/embedded"
 _TOKEN = "{token:[A-Za-z0-9_-]{20,100}}"
-DASHBOARD_WIDTH = 1200  # CSS px a shared dashboard is laid out for (PostHog's grid, as in delivered images)
+
 ACCESS = "share-access/v1"  # purpose of the signed cookie a share's password gives
 ACCESS_SECONDS = 12 * 3600
-THEMES = ("light", "dark")
-
 
 @dataclass(frozen=True)
 class Found:
@@ -65,9 +61,7 @@ class Found:
         return cls(share.id, share.connection_id, share.content_type, share.content_ref, share.title,
                    share.password_hash, tuple(share.allowed_origins or ()))
 
-
 FOUND = web.RequestKey("share", Found)
-
 
 class ShareSite:
     def __init__(self, database: Database, settings: Settings, *, clock=time.monotonic) -> None:
@@ -90,17 +84,18 @@ class ShareSite:
         found = await self._open(request)
         if found.password_hash and not self._has_access(request, found):
             return self._html(request, _page("password.html", title=found.title, error=""), status=401)
-        theme = request.query.get("theme", "light")
-        theme = theme if theme in THEMES else "light"
+        options = self._options(request)
         entry = await self.cache.get(found.id, lambda: self._fetch(found))
         try:
             content = await entry.content
         except Exception as exc:  # noqa: BLE001 - a viewer gets a plain page; the reason goes to the log
             return self._unavailable(request, found, exc)
-        document = entry.derived.get(("page", theme))
+        key = ("page", request.path.startswith(EMBEDDED + "/"), options.key())
+        document = entry.derived.get(key)
         if document is None:
-            document = entry.derived[("page", theme)] = _document(content, PageOptions(theme=theme),
-                                                                  self.settings.render_width)
+            # Embeds carry no links out and no line about us; a shared page says where it comes from.
+            document = entry.derived[key] = exporter_document(
+                content, options, insight_width=self.settings.render_width, brand=not key[1])
         return self._html(request, document)
 
     async def content_json(self, request: web.Request) -> web.Response:
@@ -141,6 +136,13 @@ class ShareSite:
                            "secure": self.settings.public_url.startswith("https")})
             response.headers.add("Set-Cookie", morsel.OutputString())
         raise response
+
+    def _options(self, request: web.Request) -> ViewOptions:
+        try:
+            return parse_options(request.query)
+        except OptionError as exc:
+            raise web.HTTPBadRequest(text=_page("bad_option.html", message=str(exc)), content_type="text/html",
+                                     headers=self._headers(request)) from None
 
     async def not_found(self, request: web.Request) -> web.Response:
         return self._html(request, _page("not_found.html"), status=404)
@@ -193,68 +195,20 @@ class ShareSite:
 
     def _headers(self, request: web.Request, document: str = "") -> dict[str, str]:
         found = request.get(FOUND)
-        embedded = request.path.startswith(EMBEDDED + "/")
-        if not embedded:
+        if not request.path.startswith(EMBEDDED + "/"):
             ancestors = "'none'"
         elif found is not None and found.allowed_origins:
             ancestors = " ".join(found.allowed_origins)
         else:
             ancestors = "*"
-        headers = {
-            "Content-Security-Policy": content_security_policy(document, ancestors),
-            # Revoking must take effect at once: no browser or proxy keeps a copy.
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",  # the token is in the address
-            "X-Content-Type-Options": "nosniff",
-            "X-Robots-Tag": "noindex",
-        }
-        if not embedded:
-            headers["X-Frame-Options"] = "DENY"
-        return headers
-
-
-# --- the page ----------------------------------------------------------------------------------------------
-
-
-def _document(content: Insight | Dashboard, options: PageOptions, insight_width: int) -> str:
-    if isinstance(content, Dashboard):
-        return document_html(dashboard_page(content, DASHBOARD_WIDTH, options=options))
-    return document_html(insight_page(content, insight_width, options))
-
-
-_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
-
-
-def content_security_policy(document: str, frame_ancestors: str) -> str:
-    """Only this service's own scripts, styles, images and fonts, nothing from third parties. The exporter page's
-    one inline script (the call that draws the spec) is allowed by its hash, so no other inline script runs.
-    Styles allow inline ones: the exporter templates and plotly lay out with style attributes."""
-    hashes = " ".join(f"'sha256-{_sha256(s)}'" for s in dict.fromkeys(_INLINE_SCRIPT.findall(document)))
-    return "; ".join([
-        "default-src 'none'",
-        f"script-src 'self' {hashes}".rstrip(),
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        f"frame-ancestors {frame_ancestors}",
-    ])
-
-
-def _sha256(text: str) -> str:
-    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-
+        return page_headers(document, framed_by=ancestors)
 
 # --- the data ----------------------------------------------------------------------------------------------
-
 
 def normalized(content: Insight | Dashboard) -> dict[str, Any]:
     """The content model as JSON, without links back into the PostHog project (a public viewer needs none)."""
     kind = "dashboard" if isinstance(content, Dashboard) else "insight"
     return {"type": kind, kind: _plain(dataclasses.asdict(content))}
-
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
@@ -267,31 +221,17 @@ def _plain(value: Any) -> Any:
         return None
     return value
 
-
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
     text = body if isinstance(body, str) else json.dumps(body)
     return web.Response(text=text, status=status, content_type="application/json", headers={
         "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})})
 
-
 # --- small pages -------------------------------------------------------------------------------------------
-
 
 def _cookie_name(found: Found) -> str:
     return f"share_access_{found.id}"
 
-
 def _fingerprint(found: Found) -> str:
     # A new password invalidates the cookies the old one gave.
     return hashlib.sha256((found.password_hash or "").encode()).hexdigest()[:16]
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("web", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined)
-
-
-def _page(name: str, **values: Any) -> str:
-    return _environment().get_template(name).render(**values)

@@ -52,6 +52,11 @@ class SlackStandIn:
         self.users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user"
         self.channels: dict[str, dict[str, Any]] = {}  # channel id -> conversations.info "channel"
         self.oauth_codes: dict[str, dict[str, Any]] = {}  # code -> oauth.v2.access answer
+        # Sign in with Slack: who the browser is signed in to Slack as (set by a test), the codes the authorize
+        # page gave (code -> identity and redirect_uri) and the user tokens they became (token -> identity).
+        self.openid_identity: dict[str, str] | None = None
+        self.openid_codes: dict[str, dict[str, str]] = {}
+        self.openid_users: dict[str, dict[str, str]] = {}
         self._scripts: dict[str, list[Any]] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -65,6 +70,7 @@ class SlackStandIn:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_get("/openid/connect/authorize", self._openid_authorize)
         app.add_routes(extra_routes)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -84,6 +90,14 @@ class SlackStandIn:
 
     def response_url(self, key: str) -> str:
         return f"{self.base}/respond/{key}"
+
+    @property
+    def openid_authorize_url(self) -> str:
+        return f"{self.base}/openid/connect/authorize"
+
+    def sign_in_as(self, team_id: str, user_id: str, name: str = "") -> None:
+        """The person the authorize page signs in (as if they were signed in to Slack in that browser)."""
+        self.openid_identity = {"team_id": team_id, "user_id": user_id, "name": name or user_id}
 
     def add_token(self, token: str, *, team_id: str, bot_user_id: str = "UBOT", bot_id: str = "BBOT") -> None:
         self.tokens[token] = {"team_id": team_id, "bot_user_id": bot_user_id, "bot_id": bot_id}
@@ -145,7 +159,7 @@ class SlackStandIn:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
-        if method not in ("oauth.v2.access",) and token not in self.tokens:
+        if method not in ("oauth.v2.access", "openid.connect.token") and token not in self.tokens:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(handler(params, token))
 
@@ -158,6 +172,20 @@ class SlackStandIn:
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["key"], await request.json()))
         return web.Response(text="ok")
+
+    async def _openid_authorize(self, request: web.Request) -> web.Response:
+        """Slack's Sign in with Slack page: with someone signed in, straight back to the app with a code."""
+        query = request.query
+        self.calls.append(Call("openid.authorize", dict(query), None))
+        redirect = query.get("redirect_uri", "")
+        if query.get("response_type") != "code" or "openid" not in query.get("scope", "").split() \
+                or not query.get("client_id") or not redirect.startswith("http"):
+            return web.Response(status=400, text="bad authorize request")
+        if self.openid_identity is None:
+            raise web.HTTPFound(f"{redirect}?{urlencode({'error': 'access_denied', 'state': query.get('state', '')})}")
+        code = f"openid-code-{next(self._ids)}"
+        self.openid_codes[code] = {**self.openid_identity, "redirect_uri": redirect}
+        raise web.HTTPFound(f"{redirect}?{urlencode({'code': code, 'state': query.get('state', '')})}")
 
     # -- methods ----------------------------------------------------------------------------------------
 
@@ -247,6 +275,23 @@ class SlackStandIn:
         if answer is None:
             return {"ok": False, "error": "invalid_code"}
         return answer
+
+    def _m_openid_connect_token(self, params: dict, token: str | None) -> dict:
+        found = self.openid_codes.pop(params.get("code", ""), None)  # a code is good once
+        if found is None or found["redirect_uri"] != params.get("redirect_uri"):
+            return {"ok": False, "error": "invalid_code"}
+        user_token = f"xoxp-openid-{next(self._ids)}"
+        self.tokens[user_token] = {"team_id": found["team_id"], "bot_user_id": found["user_id"], "bot_id": ""}
+        self.openid_users[user_token] = found
+        return {"ok": True, "access_token": user_token, "token_type": "Bearer", "id_token": "not.checked.here"}
+
+    def _m_openid_connect_userInfo(self, params: dict, token: str) -> dict:
+        found = self.openid_users.get(token)
+        if found is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "sub": found["user_id"], "https://slack.com/user_id": found["user_id"],
+                "https://slack.com/team_id": found["team_id"], "name": found["name"],
+                "email": f"{found['user_id'].lower()}@example.com"}
 
 
 # --- driving the app the way Slack does ------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""`/view/insight/<id>` and `/view/dashboard/<id>`: the exporter page for members of the Slack workspace that
+connected the PostHog project, after Sign in with Slack (web/signin.py).
+
+Without a session the browser goes to Slack first and comes back here. The content comes from the signed-in
+person's own workspace's connection (`?project=<id>` picks one when there are several): someone of another
+workspace finds nothing, and gets the same 404 as for content that does not exist. Never framed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import PostHogConnection, SlackWorkspace
+from core.settings import Settings
+from posthog_api import Dashboard, Insight, PostHogNotFound, fetch
+
+from . import signin
+from .cache import ContentCache
+from .options import OptionError, ViewOptions, parse_options
+from .pages import exporter_document, page_headers, small_page, small_response
+
+log = logging.getLogger(__name__)
+
+VIEW = "/view"
+_REF = {"dashboard": re.compile(r"[0-9]{1,18}"), "insight": re.compile(r"[A-Za-z0-9]{1,40}")}
+
+
+class Viewer:
+    def __init__(self, database: Database, settings: Settings, cache: ContentCache) -> None:
+        self.database = database
+        self.settings = settings
+        self.cache = cache
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(VIEW + "/{kind}/{ref}", self.page)
+        app.router.add_route("*", VIEW + "/{rest:.*}", self.not_found)
+
+    async def page(self, request: web.Request) -> web.Response:
+        content, options = await self.open(request)
+        document = exporter_document(content, options, insight_width=self.settings.render_width, brand=False)
+        return web.Response(text=document, content_type="text/html", headers=page_headers(document))
+
+    async def open(self, request: web.Request) -> tuple[Insight | Dashboard, ViewOptions]:
+        """The content a signed-in member asked for, with their options; raises the redirect, 400, 404 or 503."""
+        kind, ref = request.match_info["kind"], request.match_info["ref"]
+        if kind not in _REF or not _REF[kind].fullmatch(ref):
+            raise _answer(self._not_found_page("This page"), 404)
+        if not signin.enabled(self.settings):
+            raise _answer(small_page("signin_off.html"), 503)
+        viewer = signin.current_viewer(request, self.settings)
+        if viewer is None:
+            raise signin.authorize_redirect(request, self.settings, request.path_qs)
+        try:
+            options = parse_options(request.query)
+        except OptionError as exc:
+            raise _answer(small_page("bad_option.html", message=str(exc)), 400) from None
+        what = f"{kind.capitalize()} {ref}"
+        connection = await self._connection(viewer.team_id, request.query.get("project"))
+        if connection is None:
+            raise _answer(self._not_found_page(what), 404)
+        entry = await self.cache.get(("view", connection.id, kind, ref),
+                                     lambda: fetch(connection, kind, ref, self.settings))
+        try:
+            return await entry.content, options
+        except PostHogNotFound:
+            raise _answer(self._not_found_page(what), 404) from None
+        except Exception as exc:  # noqa: BLE001 - a viewer gets a plain page; the reason goes to the log
+            log.warning("view %s %s: PostHog gave no content: %s", kind, ref, exc)
+            raise _answer(small_page("unavailable.html"), 503, {"Retry-After": "15"}) from None
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return small_response(self._not_found_page("This page"), status=404)
+
+    async def _connection(self, team_id: str, project: str | None) -> PostHogConnection | None:
+        """The workspace's connection (the one of `project` when given), or None: only members see its content."""
+        async with self.database.session() as session:
+            workspace = await session.scalar(select(SlackWorkspace).where(
+                SlackWorkspace.team_id == team_id, SlackWorkspace.active.is_(True)))
+            if workspace is None:
+                return None
+            connections = list(await session.scalars(select(PostHogConnection).where(
+                PostHogConnection.workspace_id == workspace.id).order_by(PostHogConnection.id)))
+        if project is not None:
+            connections = [c for c in connections if str(c.project_id) == project.strip()]
+        return connections[0] if connections else None
+
+    @staticmethod
+    def _not_found_page(what: str) -> str:
+        return small_page("view_not_found.html", what=what)
+
+
+def _answer(document: str, status: int, headers: dict[str, str] | None = None) -> web.HTTPException:
+    error = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 503: web.HTTPServiceUnavailable}[status]
+    return error(text=document, content_type="text/html", headers={**page_headers(document), **(headers or {})})
