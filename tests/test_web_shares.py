@@ -141,8 +141,8 @@ async def test_a_password_protected_link_asks_first_and_refuses_a_wrong_one(env,
     async with env.http.post(env.base + page, data={"password": "correct horse"}, allow_redirects=False) as response:
         assert response.status == 303 and response.headers["Location"] == page
         cookies = response.headers.getall("Set-Cookie")
-    assert len(cookies) == 2 and all("HttpOnly" in c and "SameSite=Lax" in c for c in cookies)
-    assert {re.search(r"Path=([^;]+)", c)[1] for c in cookies} == {page, page + ".json"}
+    assert len(cookies) == 4 and all("HttpOnly" in c and "SameSite=Lax" in c for c in cookies)
+    assert {re.search(r"Path=([^;]+)", c)[1] for c in cookies} == {page, page + ".json", page + ".png", page + ".csv"}
     name, _, signed = cookies[0].split(";")[0].partition("=")
     given = {"Cookie": f"{name}={signed}"}  # as a browser sends it back (aiohttp's jar keeps none for an IP)
     status, _, body = await get(env, page, headers=given)

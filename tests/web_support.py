@@ -77,8 +77,8 @@ def browser():
 async def share_of(db, connection=None, **options) -> shares.NewToken:
     async with db.transaction() as session:
         connection = await session.merge(connection) if connection is not None else await demo_connection(session)
-        ref = options.pop("ref", "42")
-        return await shares.create_share(session, connection=connection, content_type="dashboard",
+        ref, kind = options.pop("ref", "42"), options.pop("kind", "dashboard")
+        return await shares.create_share(session, connection=connection, content_type=kind,
                                          content_ref=ref, title="Shared", **options)
 
 

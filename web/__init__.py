@@ -5,6 +5,9 @@ core/shares.py by every door."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiohttp import web
 
 from core.db import Database
@@ -12,18 +15,23 @@ from core.settings import Settings
 
 from .shares import ShareSite
 from .signin import SignIn
+from .variants import Images
 from .viewer import Viewer
 
 SHARE_SITE = web.AppKey("web_share_site", ShareSite)
 
 
-def add_routes(app: web.Application, database: Database, settings: Settings) -> ShareSite:
+def add_routes(app: web.Application, database: Database, settings: Settings, *,
+               renderer_factory: Callable[[], Any] | None = None) -> ShareSite:
     """Mount the viewer, sign-in, share and embed pages on `app`; returns the share site (its cache and rate, per
-    process)."""
-    site = ShareSite(database, settings)
+    process). `.png` images come from `renderer_factory` (the service's renderer, as Slack previews borrow it), or
+    without one from a renderer of web/'s own, started on the first image asked for."""
+    images = Images(settings, renderer_factory)
+    app.on_cleanup.append(images.close)
+    site = ShareSite(database, settings, images=images)
     site.add_routes(app)
     SignIn(settings).add_routes(app)
-    Viewer(database, settings, site.cache).add_routes(app)
+    Viewer(database, settings, site.cache, images).add_routes(app)
     app[SHARE_SITE] = site
     return site
 

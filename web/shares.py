@@ -35,6 +35,7 @@ from .cache import ContentCache, RequestRate
 from .options import OptionError, ViewOptions, parse_options
 from .pages import exporter_document, page_headers
 from .pages import small_page as _page
+from .variants import VARIANTS, Images, NothingToExport, csv_of, download, file_name, once
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,11 @@ class Found:
 FOUND = web.RequestKey("share", Found)
 
 class ShareSite:
-    def __init__(self, database: Database, settings: Settings, *, clock=time.monotonic) -> None:
+    def __init__(self, database: Database, settings: Settings, *, images: Images | None = None,
+                 clock=time.monotonic) -> None:
         self.database = database
         self.settings = settings
+        self.images = images or Images(settings)
         self.cache = ContentCache(settings.share_cache_seconds, clock=clock)
         self.rate = RequestRate(settings.share_requests_per_minute, clock=clock)
 
@@ -75,6 +78,8 @@ class ShareSite:
     def add_routes(self, app: web.Application) -> None:
         for prefix in (SHARED, EMBEDDED):
             app.router.add_get(f"{prefix}/{_TOKEN}.json", self.content_json)
+            app.router.add_get(f"{prefix}/{_TOKEN}.png", self.image)
+            app.router.add_get(f"{prefix}/{_TOKEN}.csv", self.numbers)
             app.router.add_get(f"{prefix}/{_TOKEN}", self.page)
             app.router.add_post(f"{prefix}/{_TOKEN}", self.password)
             # Anything else under the prefix (a mistyped or cut-off token) is the same "not found" page.
@@ -89,7 +94,7 @@ class ShareSite:
         try:
             content = await entry.content
         except Exception as exc:  # noqa: BLE001 - a viewer gets a plain page; the reason goes to the log
-            return self._unavailable(request, found, exc)
+            raise self._unavailable(request, found, exc) from None
         key = ("page", request.path.startswith(EMBEDDED + "/"), options.key())
         document = entry.derived.get(key)
         if document is None:
@@ -114,6 +119,40 @@ class ShareSite:
             body = entry.derived["json"] = json.dumps(normalized(content), allow_nan=False)
         return _json(body, 200)
 
+    async def image(self, request: web.Request) -> web.Response:
+        """The page as the renderer draws it (theme and width apply), made once per share and options."""
+        found, content, entry = await self._content(request)
+        options = self._options(request)
+        try:
+            png = await once(entry.derived, ("png", options.key()), lambda: self.images.png(content, options))
+        except Exception as exc:  # noqa: BLE001 - the reason goes to the log, the viewer gets a plain answer
+            log.warning("share %s: no image: %s", found.id, exc)
+            return self._html(request, _page("unavailable.html"), status=503)
+        return download(png, "image/png", headers={"X-Robots-Tag": "noindex"})
+
+    async def numbers(self, request: web.Request) -> web.Response:
+        """The numbers behind the page, written by the exports capability (a zip of CSVs for a dashboard)."""
+        found, content, entry = await self._content(request)
+        try:
+            body, content_type, extension = await once(entry.derived, "csv",
+                                                       lambda: csv_of(content, self.settings))
+        except NothingToExport as exc:
+            return self._html(request, _page("bad_option.html", message=str(exc)), status=404)
+        return download(body, content_type, file_name(found.title or content.name, extension),
+                        {"X-Robots-Tag": "noindex"})
+
+    async def _content(self, request: web.Request):
+        """The share, its content and cache entry, for a variant; raises the 401, 404, 429 or 503."""
+        found = await self._open(request)
+        if found.password_hash and not self._has_access(request, found):
+            raise web.HTTPUnauthorized(text=_page("password_first.html", title=found.title, page=_page_of(request)),
+                                       content_type="text/html", headers=self._headers(request))
+        entry = await self.cache.get(found.id, lambda: self._fetch(found))
+        try:
+            return found, await entry.content, entry
+        except Exception as exc:  # noqa: BLE001
+            raise self._unavailable(request, found, exc) from None
+
     async def password(self, request: web.Request) -> web.Response:
         found = await self._open(request)
         if not found.password_hash:
@@ -128,7 +167,8 @@ class ShareSite:
         response = web.HTTPSeeOther(request.path_qs)
         cookie = sign(ACCESS, f"{found.id}\n{_fingerprint(found)}\n{int(time.time()) + ACCESS_SECONDS}",
                       settings=self.settings)
-        for path in (request.path, request.path + ".json"):  # the page and its data, and no other share's
+        # The page and its other forms, and no other share's.
+        for path in (request.path, *(f"{request.path}.{variant}" for variant in VARIANTS)):
             jar = SimpleCookie()
             jar[_cookie_name(found)] = cookie
             morsel = jar[_cookie_name(found)]
@@ -181,11 +221,10 @@ class ShareSite:
         return share_id == str(found.id) and fingerprint == _fingerprint(found) and expires.isdigit() \
             and int(expires) > time.time()
 
-    def _unavailable(self, request: web.Request, found: Found, exc: BaseException) -> web.Response:
+    def _unavailable(self, request: web.Request, found: Found, exc: BaseException) -> web.HTTPException:
         log.warning("share %s: PostHog gave no content: %s", found.id, exc)
-        response = self._html(request, _page("unavailable.html"), status=503)
-        response.headers["Retry-After"] = "15"
-        return response
+        return web.HTTPServiceUnavailable(text=_page("unavailable.html"), content_type="text/html",
+                                          headers={**self._headers(request), "Retry-After": "15"})
 
     # --- answers -----------------------------------------------------------------------------------------
 
@@ -228,6 +267,11 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> web.
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", **(headers or {})})
 
 # --- small pages -------------------------------------------------------------------------------------------
+
+def _page_of(request: web.Request) -> str:
+    """The page a variant belongs to (where its password is asked)."""
+    return request.path.rsplit(".", 1)[0]
+
 
 def _cookie_name(found: Found) -> str:
     return f"share_access_{found.id}"

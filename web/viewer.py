@@ -20,34 +20,56 @@ from core.settings import Settings
 from posthog_api import Dashboard, Insight, PostHogNotFound, fetch
 
 from . import signin
-from .cache import ContentCache
+from .cache import ContentCache, Entry
 from .options import OptionError, ViewOptions, parse_options
 from .pages import exporter_document, page_headers, small_page, small_response
+from .shares import normalized
+from .variants import VARIANTS, Images, NothingToExport, csv_of, download, file_name, once
 
 log = logging.getLogger(__name__)
 
 VIEW = "/view"
-_REF = {"dashboard": re.compile(r"[0-9]{1,18}"), "insight": re.compile(r"[A-Za-z0-9]{1,40}")}
+_REF = {"dashboard": re.compile(r"[0-9]{1,18}"), "insight": re.compile(r"[A-Za-z0-9_-]{1,40}")}
 
 
 class Viewer:
-    def __init__(self, database: Database, settings: Settings, cache: ContentCache) -> None:
+    def __init__(self, database: Database, settings: Settings, cache: ContentCache, images: Images) -> None:
         self.database = database
         self.settings = settings
         self.cache = cache
+        self.images = images
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(VIEW + "/{kind}/{ref}", self.page)
         app.router.add_route("*", VIEW + "/{rest:.*}", self.not_found)
 
     async def page(self, request: web.Request) -> web.Response:
-        content, options = await self.open(request)
+        """The page, or its `.json`, `.png` or `.csv` form."""
+        ref, _, variant = request.match_info["ref"].partition(".")
+        if variant and variant not in VARIANTS:
+            return await self.not_found(request)
+        content, options, entry = await self.open(request, ref)
+        if variant == "json":
+            return web.json_response(normalized(content), headers={"Cache-Control": "no-store"})
+        if variant == "png":
+            try:
+                png = await once(entry.derived, ("png", options.key()), lambda: self.images.png(content, options))
+            except Exception as exc:  # noqa: BLE001 - the reason goes to the log, the viewer gets a plain answer
+                log.warning("view %s: no image: %s", request.path, exc)
+                return small_response(small_page("unavailable.html"), status=503)
+            return download(png, "image/png")
+        if variant == "csv":
+            try:
+                body, content_type, extension = await once(entry.derived, "csv", lambda: csv_of(content, self.settings))
+            except NothingToExport as exc:
+                return small_response(small_page("bad_option.html", message=str(exc)), status=404)
+            return download(body, content_type, file_name(content.name, extension))
         document = exporter_document(content, options, insight_width=self.settings.render_width, brand=False)
         return web.Response(text=document, content_type="text/html", headers=page_headers(document))
 
-    async def open(self, request: web.Request) -> tuple[Insight | Dashboard, ViewOptions]:
+    async def open(self, request: web.Request, ref: str) -> tuple[Insight | Dashboard, ViewOptions, Entry]:
         """The content a signed-in member asked for, with their options; raises the redirect, 400, 404 or 503."""
-        kind, ref = request.match_info["kind"], request.match_info["ref"]
+        kind = request.match_info["kind"]
         if kind not in _REF or not _REF[kind].fullmatch(ref):
             raise _answer(self._not_found_page("This page"), 404)
         if not signin.enabled(self.settings):
@@ -66,7 +88,7 @@ class Viewer:
         entry = await self.cache.get(("view", connection.id, kind, ref),
                                      lambda: fetch(connection, kind, ref, self.settings))
         try:
-            return await entry.content, options
+            return await entry.content, options, entry
         except PostHogNotFound:
             raise _answer(self._not_found_page(what), 404) from None
         except Exception as exc:  # noqa: BLE001 - a viewer gets a plain page; the reason goes to the log
