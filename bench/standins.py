@@ -16,12 +16,22 @@ answered too (a workspace member who is no admin and in no private channel), and
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import hashlib
+import hmac
 import itertools
 import json
+import math
+import os
+import signal
+import socket
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
@@ -183,6 +193,173 @@ async def serve(token: str, team: str) -> None:
         smtp.close()
         await runner.cleanup()
 
+
+
+# --- shared by the bench scripts (claim.py, ack.py, memory.py) ------------------------------------------------
+# Imported as `standins` by a script of this folder (its folder is first on sys.path); what needs the service's
+# own modules imports them when called, after the script has put the repository on sys.path.
+
+REPO = Path(__file__).resolve().parents[1]
+PR_SET_PDEATHSIG = 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); nan for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def die_with_parent() -> None:
+    """In a child before exec: a process group of its own, and SIGTERM should the bench itself be killed."""
+    os.setsid()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def migrate(url: str, *, create: bool = True) -> None:
+    """Create the PostgreSQL database of `url` when it does not exist (never the test suite's `test`), then run
+    `app.py db upgrade` on it, as an operator would."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.database == "test":
+            raise SystemExit("the database `test` belongs to the test suite; pick another one")
+        if create:
+            import asyncpg
+
+            admin = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                                          password=parsed.password, database="postgres")
+            try:
+                if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", parsed.database):
+                    await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+            finally:
+                await admin.close()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", "db", "upgrade", cwd=REPO, env={**os.environ, "DATABASE_URL": url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"app.py db upgrade failed:\n{output.decode(errors='replace')}")
+
+
+async def install_workspace(database, team: str, token: str) -> None:
+    """The workspace `team` installed with the bot token `token`, through the app's own installation store."""
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot import DatabaseInstallationStore
+
+    await DatabaseInstallationStore(database).async_save(Installation(
+        app_id="A0APP", team_id=team, team_name="Bench", user_id="UADMIN", bot_token=token, bot_id="BBENCH",
+        bot_user_id="UBOTBENCH", bot_scopes="commands,chat:write,files:write",
+    ))
+
+
+def subscription_row(schedule, next_delivery_at, **columns: Any) -> dict[str, Any]:
+    """The column values of one subscription on `schedule`, for a bulk insert (bulk_subscriptions)."""
+    return {**schedule.to_fields(), "next_delivery_at": next_delivery_at, **columns}
+
+
+async def bulk_subscriptions(database, rows: list[dict[str, Any]], chunk: int = 10_000) -> None:
+    """Insert subscription rows many at a time (executemany through one statement), not one ORM object each.
+    The columns' own defaults (enabled, theme, created_at...) fill what a row leaves out."""
+    from sqlalchemy import insert
+
+    from core.models import Subscription
+
+    statement = insert(Subscription.__table__)
+    shapes: dict[frozenset, list[dict[str, Any]]] = {}  # one executemany per set of columns given
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
+    for same in shapes.values():
+        for start in range(0, len(same), chunk):
+            async with database.engine.begin() as connection:
+                await connection.execute(statement, same[start:start + chunk])
+
+
+def signed_headers(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack signs a request with (X-Slack-Signature over `v0:timestamp:body`)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    signature = "v0=" + hmac.new(signing_secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature}
+
+
+def slash_command(team: str, channel: str, user: str, text: str, serial: int,
+                  response_url: str = "http://127.0.0.1:9/respond") -> str:
+    """The form body of `/posthog TEXT` typed by `user` in `channel`, as Slack posts it."""
+    return urlencode({
+        "token": "legacy", "team_id": team, "team_domain": "bench", "channel_id": channel,
+        "channel_name": f"bench-{channel[1:].lower()}", "user_id": user, "user_name": user.lower(),
+        "command": "/posthog", "text": text, "api_app_id": "A0APP", "is_enterprise_install": "false",
+        "response_url": response_url, "trigger_id": f"trigger-{serial}",
+    })
+
+
+async def start_standins(token: str, team: str) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+    """This file as a process of its own; (the process, its addresses). Close its stdin to stop it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__)), token, team,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
+    )
+    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    if not line:
+        raise SystemExit(f"bench/standins.py exited ({await process.wait()}) before printing its addresses")
+    return process, json.loads(line)
+
+
+async def stop_process(process: asyncio.subprocess.Process, seconds: float = 30) -> bool:
+    """SIGTERM, then SIGKILL of its process group after `seconds`; True when it had to be killed."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), seconds)
+        return False
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        return True
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set of `pid` (VmRSS of /proc/PID/status), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 if __name__ == "__main__":
     asyncio.run(serve(sys.argv[1], sys.argv[2]))

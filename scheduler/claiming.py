@@ -138,20 +138,26 @@ def _duration(delta: timedelta) -> str:
     return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
 
 
+def due_subscriptions(now: datetime, batch: int):
+    """The query of a claim: up to `batch` due subscriptions, the longest due first (ix_subscriptions_due on
+    `(enabled, next_delivery_at)` serves it). Locked with SKIP LOCKED on PostgreSQL by the claim."""
+    return (
+        select(Subscription)
+        .where(
+            Subscription.enabled.is_(True),
+            Subscription.deleted_at.is_(None),
+            Subscription.next_delivery_at <= now,
+        )
+        .order_by(Subscription.next_delivery_at)
+        .limit(batch)
+    )
+
+
 async def claim_due_subscriptions(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
     """Claim due subscriptions; returns the ids of the deliveries this process now runs."""
     async with database.sessions() as session:
         async with session.begin():
-            statement = (
-                select(Subscription)
-                .where(
-                    Subscription.enabled.is_(True),
-                    Subscription.deleted_at.is_(None),
-                    Subscription.next_delivery_at <= now,
-                )
-                .order_by(Subscription.next_delivery_at)
-                .limit(policy.batch)
-            )
+            statement = due_subscriptions(now, policy.batch)
             subscriptions = (await session.scalars(_lock(statement, session))).all()
             deliveries = []
             for subscription in subscriptions:
