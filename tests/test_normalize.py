@@ -740,3 +740,57 @@ def test_real_payloads_with_one_value_swapped_for_junk(name: str, data: st.DataO
         assert path in ((), ("id",))  # only a missing or broken id makes it "not an insight"
         return
     assert isinstance(insight, Insight)
+
+
+# --- legacy names, lifecycle options, the project's currency ------------------------------------------------
+
+
+def _legacy_trends(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """An old insight saved with `filters` only (no `query`), as PostHog's API still returns some."""
+    payload = copy.deepcopy(load_fixture("trendsLineMulti"))
+    payload.pop("query", None)
+    payload["filters"]["events"] = [
+        {"id": "$pageview", "name": "$pageview", "type": "events", "order": 0, "custom_name": "Visits"},
+        {"id": "signed_up", "name": "signed_up", "type": "events", "order": 4},  # orders need not be 0, 1, 2
+    ]
+    payload["filters"]["actions"] = [{"id": 7, "name": "Paid", "type": "actions", "order": 1}]
+    payload["result"] = results
+    return payload
+
+
+def test_legacy_series_are_named_from_filters_events_as_posthog_shows_them() -> None:
+    data = [1, 2, 3]
+    # Results that carry no action: each series by its position among the events and actions, by order.
+    bare = normalize_insight(_legacy_trends([{"label": "$pageview", "data": data}, {"label": "Paid", "data": data},
+                                             {"label": "", "data": data}]))
+    assert [s.label for s in bare.series] == ["Visits", "Paid", "signed_up"]
+    # Results whose action lacks the custom name: found by the action's order, breakdowns kept.
+    broken_down = normalize_insight(_legacy_trends([
+        {"label": "$pageview - Chrome", "data": data, "breakdown_value": "Chrome",
+         "action": {"id": "$pageview", "name": "$pageview", "order": 0, "custom_name": None}},
+        {"label": "signed_up - Chrome", "data": data, "breakdown_value": "Chrome",
+         "action": {"id": "signed_up", "name": "signed_up", "order": 4}},
+        {"label": "$pageview", "data": data, "action": {"id": "$pageview", "order": 5}},  # an order not defined
+    ]))
+    assert [s.label for s in broken_down.series] == ["Visits - Chrome", "signed_up - Chrome", "Pageview"]
+
+
+def test_lifecycle_display_options_are_read_from_its_filter() -> None:
+    payload = copy.deepcopy(load_fixture("lifecycle"))
+    filters = payload.pop("filters")
+    payload["query"] = {"kind": "InsightVizNode", "source": {
+        "kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "$pageview"}],
+        "lifecycleFilter": {"showValuesOnSeries": True, "showLegend": False}}}
+    options = normalize_insight(payload).formatting
+    assert options.show_values and options.show_legend is False
+    legacy = normalize_insight({**payload, "query": None, "filters": {**filters, "show_values_on_series": True}})
+    assert legacy.formatting.show_values and legacy.kind is ChartKind.LIFECYCLE
+
+
+@pytest.mark.parametrize(("given", "code"), [("EUR", "EUR"), ("gbp", "GBP"), (None, "USD"), ("", "USD"),
+                                              ("euros", "USD"), (978, "USD")])
+def test_the_projects_base_currency_is_used_when_it_is_a_currency_code(given: object, code: str) -> None:
+    assert normalize_insight(load_fixture("trendsLine"), base_currency=given).formatting.currency == code
+    tile = {"id": 1, "insight": load_fixture("trendsLine"), "layouts": {}}
+    dashboard = normalize_dashboard({"id": 42, "name": "D", "tiles": [tile]}, base_currency=given)
+    assert dashboard.tiles[0].insight.formatting.currency == code

@@ -39,6 +39,7 @@ EXPECTED = {
     "funnelHistoricalTrends": ChartKind.LINE,
     "funnelTimeToConvert": ChartKind.FUNNEL_TIME,
     "funnelTwelveSteps": ChartKind.FUNNEL,
+    "lifecycleValuesOnSeries": ChartKind.LIFECYCLE,
     "retentionWeeklyGraph": ChartKind.RETENTION_GRAPH,
     "retentionWeeklyTable": ChartKind.RETENTION,
     "sqlLineChart": ChartKind.LINE,
@@ -54,6 +55,7 @@ EXPECTED = {
     "trendsSingleDay": ChartKind.NUMBER,
     "trendsStackedPercent": ChartKind.BAR,
     "trendsWorldMap": ChartKind.WORLD_MAP,
+    "webGoals": ChartKind.EVENTS_TABLE,
     "webOverview": ChartKind.WEB_OVERVIEW,
     "webStatsPaths": ChartKind.EVENTS_TABLE,
 }
@@ -96,7 +98,8 @@ def test_captions_state_the_range_the_query_used() -> None:
 def test_legacy_filters_options_are_read_like_the_query_ones() -> None:
     options = load("trendsLineWithDisplayOptions").formatting
     assert options.log_scale and options.show_values  # y_axis_scale_type, show_values_on_series
-    assert load("trendsLineWithDisplayOptions").series[0].label == "Pageview"
+    # The series' custom name from `filters.events`, as PostHog shows it, though this result's action lacks it.
+    assert load("trendsLineWithDisplayOptions").series[0].label == "Pageviews"
 
 
 def test_names_as_posthog_shows_them() -> None:
@@ -105,6 +108,36 @@ def test_names_as_posthog_shows_them() -> None:
     assert all("$$_posthog" not in s.label for s in stacked.series)
     names = [s.name for s in load("funnelTwelveSteps").funnel[0].steps]
     assert names[0] == "Pageview"
+
+
+def test_retention_as_a_bar_graph_draws_grouped_bars_of_percentages() -> None:
+    data = payload("retentionWeeklyGraph")
+    data["query"]["source"]["retentionFilter"]["display"] = "ActionsBar"
+    chart = build_view(normalize_insight(data), 950).chart
+    assert chart is not None and {t["type"] for t in chart.data} == {"bar"}
+    assert chart.layout["barmode"] == "group" and chart.data[0]["y"][0] == 100.0
+
+
+def test_currency_values_are_in_the_projects_base_currency() -> None:
+    euros = build_view(normalize_insight(payload("trendsCurrencyLog"), base_currency="eur"), 950).chart
+    dollars = build_view(load("trendsCurrencyLog"), 950).chart  # a project that did not say: PostHog's USD
+    assert euros is not None and dollars is not None
+    assert euros.layout["yaxis"]["ticktext"][-1] == "€100,000.00"
+    assert dollars.layout["yaxis"]["ticktext"][-1] == "$100,000.00"
+    data = payload("webOverview")
+    data["result"].append({"key": "revenue", "kind": "currency", "value": 1234.5, "previous": 1000})
+    cards = build_view(normalize_insight(data, base_currency="GBP"), 950).overview
+    assert cards[-1].value == "£1,234.50"
+
+
+def test_lifecycle_values_on_series_label_each_bar() -> None:
+    chart = build_view(load("lifecycleValuesOnSeries"), 950).chart
+    assert chart is not None
+    by_name = {t["name"]: t.get("text") for t in chart.data}
+    assert by_name["New"][:2] == ["10,220", "6,578"] and by_name["New"][4] == ""  # an empty bar has no label
+    assert by_name["Dormant"][0].startswith("-")  # dormant users below the axis, as PostHog draws them
+    plain = build_view(_shared("lifecycle"), 950).chart
+    assert plain is not None and all("text" not in t for t in plain.data)
 
 
 def test_numbers_keep_the_precision_posthog_shows() -> None:
@@ -212,6 +245,8 @@ async def test_formatting_options_reach_the_chart(drawn: dict[str, Any]) -> None
     compare = facts["trendsCompareTwoAxes"]
     assert "dash" in compare["dashes"]  # the previous period, dashed
     assert compare["y2ticks"]  # a second y axis
+    lifecycle = facts["lifecycleValuesOnSeries"]
+    assert "10,220" in lifecycle["valueLabels"]  # showValuesOnSeries on a lifecycle
 
 
 @in_module_loop
@@ -246,6 +281,9 @@ async def test_tables_render_columns_as_posthog_does(drawn: dict[str, Any]) -> N
     assert "$delete" not in " ".join(persons["headers"])
     paths = drawn["facts"]["webStatsPaths"]
     assert paths["headers"][:2] == ["Page", "Visitors"] and paths["cells"][0][3] == "41%"
+    goals = drawn["facts"]["webGoals"]
+    assert goals["headers"] == ["Action", "Converting users", "Total conversions", "Conversion rate"]
+    assert goals["cells"][0] == ["Signed up", "412", "431", "12.4%"]
 
 
 @in_module_loop

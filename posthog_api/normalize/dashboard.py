@@ -26,9 +26,11 @@ def normalize_dashboard(
     base_url: str = "",
     project_id: int | None = None,
     date_override: tuple[object, object] | None = None,
+    base_currency: str | None = None,
 ) -> Dashboard:
     """One dashboard payload (GET /api/projects/{pid}/dashboards/{id}/) -> `Dashboard`, tiles in grid order.
-    `date_override`: the (date_from, date_to) it was asked for with, which replaces the dashboard's own."""
+    `date_override`: the (date_from, date_to) it was asked for with, which replaces the dashboard's own;
+    `base_currency`: the project's, for its insights' currency values."""
     data, dashboard_id = identity(payload, "a dashboard")
     dashboard = Dashboard(
         id=dashboard_id,
@@ -68,7 +70,8 @@ def normalize_dashboard(
             if insight_payload.get("deleted") is True:
                 continue
             insight = normalize_insight(
-                insight_payload, base_url=base_url, project_id=project_id, date_override=override
+                insight_payload, base_url=base_url, project_id=project_id, date_override=override,
+                base_currency=base_currency,
             )
         body = card.get("body") if isinstance(card.get("body"), str) else None
         if insight is None and body is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..content import AxisFormat, ChartKind, Formatting, FunnelBreakdown, FunnelStep, Insight
@@ -55,7 +56,7 @@ def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) 
 def _historical_trends(insight: Insight, result: object, spec: Spec) -> None:
     """Conversion rate over time: a line per breakdown, in percent, as PostHog's historical trends draw it."""
     insight.kind = ChartKind.LINE
-    trends.read_series(insight, result, spec)
+    trends.read_series(insight, result, replace(spec, series_names={}))  # its lines are rates, not the steps
     insight.formatting = Formatting(axis_format=AxisFormat.PERCENTAGE, decimal_places=None)
     rows = as_list(result, "a list of series")
     for index, series in enumerate(insight.series):

@@ -49,15 +49,23 @@ def date_caption(spec: specs.Spec, result: object, override: tuple[object, objec
     return describe_date_range(spec.date_from, spec.date_to, specs.DEFAULT_DATE_FROM.get(spec.insight_type, "-7d"))
 
 
+def currency_code(value: object) -> str | None:
+    """A project's base currency as PostHog stores it (ISO 4217, "EUR"), or None."""
+    code = text(value)
+    return code.strip().upper() if code and len(code.strip()) == 3 and code.strip().isalpha() else None
+
+
 def normalize_insight(
     payload: object,
     *,
     base_url: str = "",
     project_id: int | None = None,
     date_override: tuple[object, object] | None = None,
+    base_currency: str | None = None,
 ) -> Insight:
     """One insight payload (GET /api/projects/{pid}/insights/{id}/) -> `Insight`. `date_override`: the
-    (date_from, date_to) it was asked for with (`filters_override`), which its date range then says."""
+    (date_from, date_to) it was asked for with (`filters_override`), which its date range then says.
+    `base_currency`: the project's (its `base_currency`), in which PostHog shows currency values."""
     data, insight_id = identity(payload, "an insight")
     short_id = data.get("short_id") if isinstance(data.get("short_id"), str) else ""
     name = text(data.get("name")) or text(data.get("derived_name")) or UNTITLED
@@ -111,4 +119,6 @@ def normalize_insight(
                 f"cannot read ({exc})."
             ),
         )
+    if code := currency_code(base_currency):
+        insight.formatting.currency = code
     return insight

@@ -83,6 +83,9 @@ class Spec:
     colors_by_key: dict[str, str] = field(default_factory=dict)  # resultCustomizations by value: key -> colour
     colors_by_position: dict[int, str] = field(default_factory=dict)
     total_intervals: int | None = None  # retention: how many periods (cohorts) it shows
+    # (custom_name, name) of each series as defined (query `series`, legacy `filters.events`/`actions`) by its
+    # order, in order: the names PostHog shows when a result does not carry them itself
+    series_names: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
     unsupported: str = ""
 
 
@@ -127,6 +130,7 @@ def from_query(query: dict[str, Any]) -> Spec:
 
     trends = as_dict(source.get("trendsFilter"))
     stickiness = as_dict(source.get("stickinessFilter"))
+    lifecycle = as_dict(source.get("lifecycleFilter"))  # showValuesOnSeries, showLegend as on trends
     spec.display = text(trends.get("display")) or text(stickiness.get("display"))
     spec.compare = bool(as_dict(source.get("compareFilter")).get("compare") is True or trends.get("compare") is True)
     for f in (trends, stickiness):
@@ -146,7 +150,7 @@ def from_query(query: dict[str, Any]) -> Spec:
                 spec.colors_by_position[int(key)] = chosen
             else:
                 spec.colors_by_key[key] = chosen
-    spec.formatting = options.from_trends_filter(trends or stickiness)
+    spec.formatting = options.from_trends_filter(trends or stickiness or lifecycle)
     _read_stacking(spec)
 
     funnels = as_dict(source.get("funnelsFilter"))
@@ -155,6 +159,8 @@ def from_query(query: dict[str, Any]) -> Spec:
     for i, node in enumerate(source.get("series") if isinstance(source.get("series"), list) else []):
         if truthy_flag(as_dict(node).get("optionalInFunnel")):
             spec.optional_steps.add(i)
+        node = as_dict(node)
+        spec.series_names[i] = (text(node.get("custom_name")), text(node.get("name")) or text(node.get("event")))
 
     retention = as_dict(source.get("retentionFilter"))
     spec.retention_period = text(retention.get("period")) or "Day"
@@ -224,6 +230,10 @@ def from_filters(filters: dict[str, Any]) -> Spec:
     for i, entity in enumerate(entities):
         if truthy_flag(entity.get("optionalInFunnel")):
             spec.optional_steps.add(i)
+        order = entity.get("order")
+        key = order if isinstance(order, int) and not isinstance(order, bool) and order not in spec.series_names else i
+        names = (text(entity.get("custom_name")), text(entity.get("name")) or text(entity.get("id")))
+        spec.series_names.setdefault(key, names)
     spec.retention_period = text(filters.get("period")) or "Day"
     spec.total_intervals = _positive(filters.get("total_intervals"))
     spec.formatting = options.from_filters(filters)

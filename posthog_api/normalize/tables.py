@@ -40,7 +40,8 @@ _WEB_COLUMN = re.compile(r"^context\.columns\.(.+)$")
 _WEB_TITLES = {"breakdown_value": None, "visitors": "Visitors", "views": "Views", "bounce_rate": "Bounce rate",
                "average_scroll_percentage": "Average scroll", "scroll_gt80_percentage": "Deep scroll rate",
                "session_duration": "Session duration", "clicks": "Clicks", "conversion_rate": "Conversion rate",
-               "total_conversions": "Conversions", "unique_conversions": "Unique conversions"}  # fmt: skip
+               "total_conversions": "Total conversions", "unique_conversions": "Unique conversions",
+               "action_name": "Action", "converting_users": "Converting users"}  # fmt: skip
 _WEB_RATIOS = {"bounce_rate", "average_scroll_percentage", "scroll_gt80_percentage", "conversion_rate"}
 
 

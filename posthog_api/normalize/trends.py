@@ -61,6 +61,18 @@ def read(insight: Insight, payload: dict[str, Any], result: object, spec: Spec) 
     read_series(insight, result, spec)
 
 
+def _defined(spec: Spec, action: dict[str, Any], index: int, count: int) -> tuple[str | None, str | None]:
+    """The (custom_name, name) the insight defines for this result's series: by the result's `order`, or by
+    position when every series has exactly one result (old payloads whose results carry no action). PostHog
+    shows a series by its custom name wherever it was saved."""
+    order = action.get("order")
+    if isinstance(order, int) and not isinstance(order, bool) and order in spec.series_names:
+        return spec.series_names[order]
+    if not action and count == len(spec.series_names):
+        return spec.series_names[sorted(spec.series_names)[index]]
+    return None, None
+
+
 def read_series(insight: Insight, result: object, spec: Spec) -> None:
     """The series of a trends-shaped result into `insight.series` (drawn as `insight.kind`)."""
     rows = as_list(result, "a list of series")
@@ -70,8 +82,9 @@ def read_series(insight: Insight, result: object, spec: Spec) -> None:
     for index, item in enumerate(rows):
         raw = obj(item, "each series to be an object")
         action = as_dict(raw.get("action"))
-        custom = text(action.get("custom_name"))
-        label = custom or text(raw.get("label")) or text(action.get("name")) or f"Series {index + 1}"
+        defined_custom, defined_name = _defined(spec, action, index, len(rows))
+        custom = text(action.get("custom_name")) or defined_custom
+        label = custom or text(raw.get("label")) or text(action.get("name")) or defined_name or f"Series {index + 1}"
         label = label if custom else event_label(label)
         breakdown = breakdown_label(raw["breakdown_value"]) if raw.get("breakdown_value") is not None else None
         if custom and breakdown is not None:

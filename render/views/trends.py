@@ -255,23 +255,31 @@ def lifecycle(insight: Insight, view: InsightView, chart_width: int) -> None:
     series = sorted(series, key=order)
     x_count = max(len(s.values) for s in series)
     labels = list(insight.x_labels) + [""] * (x_count - len(insight.x_labels))
+    f = insight.formatting
     traces, legend = [], []
     for index, s in enumerate(series):
         status = (s.status or "").lower()
         color = LIFECYCLE_COLORS.get(status, color_at(index))
         values = [-abs(v) if status == "dormant" and v is not None else v for v in s.values]
         name = status.capitalize() if status else s.label
-        traces.append(
-            {
-                "type": "bar",
-                "x": list(range(len(values))),
-                "y": values,
-                "name": fmt.plotly_text(name),
-                "marker": {"color": color},
+        trace: dict[str, Any] = {
+            "type": "bar",
+            "x": list(range(len(values))),
+            "y": values,
+            "name": fmt.plotly_text(name),
+            "marker": {"color": color},
+        }
+        if f.show_values:
+            # showValuesOnSeries: each bar's count on it, as PostHog labels them (none on an empty bar).
+            trace |= {
+                "text": [fmt.value(v, f) if v else "" for v in values],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "textfont": {"color": "white", "size": 11},  # on the bar colour, in every theme
             }
-        )
+        traces.append(trace)
         legend.append(LegendItem(name, color))
     layout = charts.layout(xaxis=charts.x_axis(labels, chart_width), barmode="relative", bargap=0.25)
     layout["yaxis"]["rangemode"] = "normal"
     view.chart = ChartView(traces, layout, charts.chart_height(chart_width))
-    view.legend = legend
+    view.legend = legend if f.show_legend is not False else []

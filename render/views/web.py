@@ -15,8 +15,10 @@ _FORMATS = {
 }
 
 
-def _card(item: OverviewItem) -> OverviewCard:
+def _card(item: OverviewItem, currency: str) -> OverviewCard:
     formatting = _FORMATS.get(item.kind, Formatting())
+    if formatting.axis_format is AxisFormat.CURRENCY:
+        formatting = Formatting(axis_format=AxisFormat.CURRENCY, currency=currency)  # the project's currency
     card = OverviewCard(label=item.label, value=fmt.value(item.value, formatting))
     if item.value is None:
         return card
@@ -37,4 +39,4 @@ def overview(insight: Insight, view: InsightView, chart_width: int) -> None:
         charts.empty(view)
         return
     view.body = "overview"
-    view.overview = [_card(item) for item in insight.overview]
+    view.overview = [_card(item, insight.formatting.currency) for item in insight.overview]
