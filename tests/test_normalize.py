@@ -794,3 +794,17 @@ def test_the_projects_base_currency_is_used_when_it_is_a_currency_code(given: ob
     tile = {"id": 1, "insight": load_fixture("trendsLine"), "layouts": {}}
     dashboard = normalize_dashboard({"id": 42, "name": "D", "tiles": [tile]}, base_currency=given)
     assert dashboard.tiles[0].insight.formatting.currency == code
+
+
+@pytest.mark.parametrize(("retention_filter", "kind"), [
+    ({"period": "Week"}, ChartKind.RETENTION),
+    ({"period": "Week", "dashboardDisplay": "graph_only"}, ChartKind.RETENTION_GRAPH),  # a line by default
+    ({"period": "Week", "dashboardDisplay": "all"}, ChartKind.RETENTION_GRAPH),
+    ({"period": "Week", "dashboardDisplay": "table_only"}, ChartKind.RETENTION),
+    ({"period": "Week", "display": "ActionsBar"}, ChartKind.RETENTION_GRAPH),
+])
+def test_retention_is_a_graph_when_its_display_or_dashboard_display_says_so(retention_filter, kind) -> None:
+    payload = copy.deepcopy(load_fixture("retention"))
+    payload["query"] = {"kind": "InsightVizNode", "source": {"kind": "RetentionQuery",
+                                                             "retentionFilter": retention_filter}}
+    assert normalize_insight(payload).kind is kind
