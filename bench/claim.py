@@ -16,7 +16,9 @@ a running Delivery with its targets per due subscription and moves each to its n
 Printed: the median and p95 of a claim batch, `EXPLAIN (ANALYZE, BUFFERS)` of the claim's SELECT (the statement
 the function runs, `due_subscriptions` with FOR UPDATE SKIP LOCKED) and whether it uses ix_subscriptions_due; and,
 in the same run, the baseline: the same claim in sessions that may not use an index scan
-(`enable_indexscan = off`, `enable_bitmapscan = off`), with its plan and the ratio.
+(`enable_indexscan = off`, `enable_bitmapscan = off`: its SELECT scans the table, and so does each row's UPDATE by
+id), with its plan and the ratio; then the claim's SELECT alone, timed both ways, to tell the query from the work
+the claim does per subscription (its schedule, the Delivery rows, the flush).
 """
 
 from __future__ import annotations
@@ -139,6 +141,24 @@ def claim_sql(database: Database, batch: int) -> tuple[str, tuple]:
     return str(compiled), tuple(compiled.params[name] for name in compiled.positiontup)
 
 
+async def time_selects(database: Database, batch: int, rounds: int) -> list[float]:
+    """Milliseconds of the claim's SELECT alone (rows locked, then the transaction rolled back), per round."""
+    sql, values = claim_sql(database, batch)
+    timings = []
+    async with database.engine.connect() as connection:
+        for n in range(WARM_UP + rounds):
+            transaction = await connection.begin()
+            started = time.perf_counter()
+            rows = (await connection.exec_driver_sql(sql, values)).all()
+            elapsed = (time.perf_counter() - started) * 1000
+            await transaction.rollback()
+            if len(rows) != batch:
+                raise SystemExit(f"the claim's SELECT found {len(rows)} due subscriptions, not {batch}")
+            if n >= WARM_UP:
+                timings.append(elapsed)
+    return timings
+
+
 async def explain(database: Database, batch: int) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the claim's SELECT, run (rows locked) in a transaction then rolled back."""
     sql, values = claim_sql(database, batch)
@@ -179,6 +199,8 @@ async def main() -> int:
 
         with_index = await time_claims(database, policy, due_ids, args.rounds)
         without_index = await time_claims(baseline, policy, due_ids, args.rounds)
+        select_with = await time_selects(database, policy.batch, args.rounds)
+        select_without = await time_selects(baseline, policy.batch, args.rounds)
         plan = await explain(database, policy.batch)
         baseline_plan = await explain(baseline, policy.batch)
     finally:
@@ -208,6 +230,9 @@ async def main() -> int:
     print(summary("claim batch (index allowed)", with_index, len(due_ids)))
     print(summary("baseline (no index scans)", without_index, len(due_ids)))
     print(f"ratio baseline / claim: {base / median:.1f}x")
+    print(summary("its SELECT alone (index allowed)", select_with, len(due_ids)))
+    print(summary("its SELECT alone (no index scans)", select_without, len(due_ids)))
+    print(f"ratio baseline / SELECT: {statistics.median(select_without) / statistics.median(select_with):.1f}x")
     print(f"goal: median at most 20 ms: {'OK' if median <= 20 else 'OVER'} ({median:.2f} ms)")
     print("=" * 100)
     return 0
