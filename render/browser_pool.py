@@ -58,6 +58,9 @@ CHROMIUM_FLAGS = [
     "--mute-audio",
     "--force-color-profile=srgb",
     "--window-size=1200,900",
+    # A headless page has no display to keep pace with: a screenshot need not wait for the next 60 Hz frame.
+    "--disable-gpu-vsync",
+    "--disable-frame-rate-limit",
 ]
 WAIT_SLICE_MS = 250  # one readiness long-poll inside the page; WebDriverWait repeats it until the time-out
 START_TIMEOUT_SECONDS = 30.0
@@ -267,9 +270,10 @@ class PoolConfig:
 
 @dataclass(slots=True)
 class Capture:
-    """The PNG of the whole page and, when asked, of every tile (by tile key, in page order)."""
+    """The PNG of the whole page (unless only tiles or a PDF were asked for) and, when asked, of every tile (by
+    tile key, in page order)."""
 
-    full: bytes
+    full: bytes | None
     tiles: dict[str, bytes] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # tiles that drew an explicit error card
     pdf: bytes | None = None  # the page printed (vector charts), when asked
@@ -355,7 +359,7 @@ class BrowserSession:
         return self.driver.execute("executeCdpCommand", {"cmd": command, "params": params})["value"]
 
     def render(self, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool,
-               with_pdf: bool = False) -> Capture:
+               with_pdf: bool = False, whole: bool = True) -> Capture:
         """Draw the spec at `spec_url` (absolute) and capture it. Raises RenderTimeout / RenderError."""
         self.renders += 1
         if self._metrics != (width, scale):
@@ -364,14 +368,21 @@ class BrowserSession:
                 {"width": width, "height": 900, "deviceScaleFactor": scale, "mobile": False},
             )
             self._metrics = (width, scale)
-        self.driver.execute_script("window.exporter.start(arguments[0])", spec_url)
-        flag = self._wait_ready(timeout)
+        # Most pages are drawn within the first long-poll: start, wait and measure in one round trip.
+        started = time.monotonic()
+        first = self.driver.execute_async_script(
+            "window.exporter.run(arguments[0], arguments[1]).then(arguments[arguments.length - 1]);",
+            spec_url, WAIT_SLICE_MS,
+        )
+        flag, size = first["flag"], first["size"]
+        if flag is False:
+            flag = self._wait_ready(max(0.0, timeout - (time.monotonic() - started)))
+            size = self.driver.execute_script("return window.exporter.measure()")
         if isinstance(flag, str) and flag.startswith("failed:"):
             raise RenderError(f"The export page could not be drawn: {flag.removeprefix('failed:')}")
         errors = flag.removeprefix("error:").split(",") if isinstance(flag, str) else []
-        size = self.driver.execute_script("return window.exporter.measure()")
         page_width = max(width, int(size["width"]))
-        full = self._capture(0, 0, page_width, int(size["height"]))
+        full = self._capture(0, 0, page_width, int(size["height"])) if whole else None
         capture = Capture(full=full, errors=errors)
         if with_tiles:
             for tile in size["tiles"]:
@@ -483,25 +494,25 @@ class BrowserPool:
 
     async def render(
         self, spec_url: str, *, width: int, scale: float, timeout: float, with_tiles: bool = False,
-        with_pdf: bool = False,
+        with_pdf: bool = False, whole: bool = True,
     ) -> Capture:
         if self._closed:
             raise RenderError("The renderer is closed.")
         session = await self._idle.get()
         # The worker thread hands the session back itself, so a cancelled caller never leaks one.
         return await asyncio.to_thread(
-            self._render_in_thread, session, spec_url, width, scale, timeout, with_tiles, with_pdf
+            self._render_in_thread, session, spec_url, width, scale, timeout, with_tiles, with_pdf, whole
         )
 
     def _render_in_thread(
         self, session: BrowserSession, spec_url: str, width: int, scale: float, timeout: float, with_tiles: bool,
-        with_pdf: bool = False,
+        with_pdf: bool = False, whole: bool = True,
     ) -> Capture:
         try:
             if session.broken:
                 session = self._replace_or_fail(session)
             try:
-                return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf)
+                return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf, whole)
             except RenderError:
                 raise
             except Exception as exc:
@@ -510,7 +521,7 @@ class BrowserPool:
                 log.warning("browser session failed (%s); replacing it and retrying once", _first_line(exc))
                 session = self._replace_or_fail(session)
                 try:
-                    return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf)
+                    return session.render(spec_url, width, scale, timeout, with_tiles, with_pdf, whole)
                 except RenderError:
                     raise
                 except Exception as retry_exc:

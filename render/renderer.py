@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
@@ -142,6 +142,7 @@ class Renderer:
         """`options`: the subscription's or share's theme and time zone."""
         page = insight_page(insight, self._width(width, self.settings.render_width), options)
         capture = await self.render_page(page, scale=scale)
+        assert capture.full is not None
         return capture.full
 
     async def render_dashboard(
@@ -161,20 +162,28 @@ class Renderer:
         (`full=False`).
         """
         grid_width = self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width))
-        grid = dashboard_page(dashboard, grid_width, options=options)
         stacked_width = self._width(width, self.settings.render_width)
-        stacked = dashboard_page(dashboard, stacked_width, stacked=True, options=options)
-        pages = [self.render_page(stacked, scale=scale, with_tiles=True)]
-        if full:
-            pages.append(self.render_page(grid, scale=scale))
-        tiles_capture, *grid_capture = await asyncio.gather(*pages)
         ordered = sorted(dashboard.tiles, key=lambda t: (t.y, t.x))
-        tiles = [
-            (tile, tiles_capture.tiles[tile_key(tile)]) for tile in ordered if tile_key(tile) in tiles_capture.tiles
+        # Capturing dominates a dashboard's time, so its tiles are spread over the pool's browsers: each draws
+        # and captures its share on a page of its own, side by side.
+        shares = _spread(ordered, self._pool_size)
+        pages = [
+            self.render_page(
+                dashboard_page(replace(dashboard, tiles=share), stacked_width, stacked=True, options=options),
+                scale=scale,
+                with_tiles=True,
+                whole=False,
+            )
+            for share in shares
         ]
+        if full:
+            pages.append(self.render_page(dashboard_page(dashboard, grid_width, options=options), scale=scale))
+        captures = await asyncio.gather(*pages)
+        captured = {key: image for capture in captures[: len(shares)] for key, image in capture.tiles.items()}
+        tiles = [(tile, captured[tile_key(tile)]) for tile in ordered if tile_key(tile) in captured]
         if len(tiles) != len(ordered):
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
-        return DashboardImages(full=grid_capture[0].full if grid_capture else None, tiles=tiles)
+        return DashboardImages(full=captures[-1].full if full else None, tiles=tiles)
 
     async def print_pdf(
         self, content: Insight | Dashboard, *, width: int | None = None, options: PageOptions = DEFAULT_OPTIONS
@@ -186,7 +195,7 @@ class Renderer:
         else:
             insight_width = self._width(width, self.settings.render_width)
             page = dashboard_page(content, insight_width, stacked=True, options=options)
-        capture = await self.render_page(page, scale=1.0, with_pdf=True)
+        capture = await self.render_page(page, scale=1.0, with_pdf=True, whole=False)
         assert capture.pdf is not None
         return capture.pdf
 
@@ -197,9 +206,11 @@ class Renderer:
         scale: float | None = None,
         with_tiles: bool = False,
         with_pdf: bool = False,
+        whole: bool = True,
         timeout_seconds: float | None = None,
     ) -> Capture:
-        """Render an exporter page; the lower-level step behind `render_insight` and `render_dashboard`."""
+        """Render an exporter page; the lower-level step behind `render_insight` and `render_dashboard`.
+        `whole=False` skips the image of the whole page (when only its tiles or its PDF are wanted)."""
         if self.pool is None or self._store is None:
             raise RuntimeError("The renderer has not started; use `async with Renderer(settings) as renderer`.")
         scale = self._scale(scale)
@@ -213,6 +224,7 @@ class Renderer:
                 timeout=timeout,
                 with_tiles=with_tiles,
                 with_pdf=with_pdf,
+                whole=whole,
             )
         except RenderTimeout as exc:
             names = ", ".join(f'{key} ("{page.tiles.get(key, key)}")' for key in exc.tiles) or "the page"
@@ -237,6 +249,18 @@ class Renderer:
         if not 0.5 <= scale <= 4:
             raise RenderError(f"Scale must be between 0.5 and 4, not {scale:g}.")
         return scale
+
+
+def _spread(tiles: list[Tile], parts: int) -> list[list[Tile]]:
+    """`tiles` in at most `parts` runs of consecutive tiles, of sizes differing by at most one."""
+    parts = max(1, min(parts, len(tiles)))
+    size, extra = divmod(len(tiles), parts)
+    runs, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        runs.append(tiles[start:end])
+        start = end
+    return runs or [[]]
 
 
 def _with_port(base_url: str, port: int) -> str:

@@ -15,6 +15,7 @@
 
   function setReady(value) {
     window.__exportReady = value;
+    if (value === false) { return; }  // waiters wait for a settled page, not for the start of a drawing
     var waiters = state.waiters;
     state.waiters = [];
     waiters.forEach(function (resolve) { resolve(value); });
@@ -163,6 +164,15 @@
     });
   }
 
+  // A render in one round trip: fetch and draw the spec, wait up to `ms` for the flag, and once it is set
+  // measure the page too, so that the capture can follow at once.
+  function run(url, ms) {
+    start(url);
+    return waitReady(ms).then(function (flag) {
+      return { flag: flag, size: flag === false ? null : measure() };
+    });
+  }
+
   function pending() {
     return Object.keys(state.pending);
   }
@@ -189,5 +199,7 @@
   }
 
   window.__exportReady = false;
-  window.exporter = { draw: draw, start: start, waitReady: waitReady, pending: pending, measure: measure };
+  window.exporter = {
+    draw: draw, start: start, run: run, waitReady: waitReady, pending: pending, measure: measure,
+  };
 })();
