@@ -13,6 +13,7 @@ from aiohttp import web
 from core.db import Database
 from core.settings import Settings
 
+from . import embed
 from .shares import ShareSite
 from .signin import SignIn
 from .variants import Images
@@ -32,6 +33,7 @@ def add_routes(app: web.Application, database: Database, settings: Settings, *,
     site.add_routes(app)
     SignIn(settings).add_routes(app)
     Viewer(database, settings, site.cache, images).add_routes(app)
+    embed.add_routes(app)
     app[SHARE_SITE] = site
     return site
 

@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from posthog_api import Dashboard, Insight
-from render import PageOptions, dashboard_page, document_html, insight_page
+from render import ExporterPage, PageOptions, dashboard_page, document_html, insight_page
 
 from .options import ViewOptions
 
@@ -27,16 +27,24 @@ _BRAND = (".pe-brand { font: 12px/1.4 Inter, 'Noto Sans', sans-serif; color: #8a
           ".pe-brand a { color: inherit; }")
 
 
+def exporter_page(content: Insight | Dashboard, options: ViewOptions, *, insight_width: int) -> ExporterPage:
+    page_options = PageOptions(theme=options.theme)
+    if isinstance(content, Dashboard):
+        return dashboard_page(content, options.width or DASHBOARD_WIDTH, options=page_options)
+    return insight_page(content, options.width or insight_width, page_options)
+
+
+def exporter_spec(content: Insight | Dashboard, options: ViewOptions, *, insight_width: int) -> dict[str, Any]:
+    """What exporter.js draws (the page's HTML, escaped by the templates, and each chart's plotly data and layout),
+    for `/embed.js` to draw the same way inside another site's page."""
+    return exporter_page(content, options, insight_width=insight_width).spec()
+
+
 def exporter_document(content: Insight | Dashboard, options: ViewOptions, *, insight_width: int,
                       brand: bool) -> str:
     """The exporter page of `content` as a whole document, drawn live by exporter.js. `brand`: a line saying
     where the page comes from (not on embeds, nor with `whitelabel`)."""
-    page_options = PageOptions(theme=options.theme)
-    if isinstance(content, Dashboard):
-        page = dashboard_page(content, options.width or DASHBOARD_WIDTH, options=page_options)
-    else:
-        page = insight_page(content, options.width or insight_width, page_options)
-    document = document_html(page)
+    document = document_html(exporter_page(content, options, insight_width=insight_width))
     head, tail = [], []
     styles = [_HIDE_HEADER if options.no_header else "", "" if options.legend else _HIDE_LEGEND,
               _BRAND if brand and not options.whitelabel else ""]

@@ -33,7 +33,7 @@ from posthog_api import Dashboard, Insight, fetch
 
 from .cache import ContentCache, RequestRate
 from .options import OptionError, ViewOptions, parse_options
-from .pages import exporter_document, page_headers
+from .pages import exporter_document, exporter_spec, page_headers
 from .pages import small_page as _page
 from .variants import VARIANTS, Images, NothingToExport, csv_of, download, file_name, once
 
@@ -104,20 +104,42 @@ class ShareSite:
         return self._html(request, document)
 
     async def content_json(self, request: web.Request) -> web.Response:
+        """The normalized content; with `?draw=1` also the exporter page's spec (its HTML and plotly charts) in
+        the options asked for, which `/embed.js` draws. Readable from other origins (CORS) as the embed is."""
         found = await self._open(request)
+        cors = self._cors(request)
         if found.password_hash and not self._has_access(request, found):
-            return _json({"error": "This link asks for a password: open it in a browser first."}, 401)
+            return _json({"error": "This link asks for a password: open it in a browser first."}, 401, cors)
+        try:
+            options = parse_options(request.query)
+        except OptionError as exc:
+            return _json({"error": str(exc)}, 400, cors)
         entry = await self.cache.get(found.id, lambda: self._fetch(found))
         try:
             content = await entry.content
         except Exception as exc:  # noqa: BLE001
             log.warning("share %s: PostHog gave no content: %s", found.id, exc)
             return _json({"error": "This content cannot be shown right now. Try again in a minute."}, 503,
-                         {"Retry-After": "15"})
-        body = entry.derived.get("json")
+                         {"Retry-After": "15", **cors})
+        draw = request.query.get("draw") in ("1", "true")
+        key = ("json", options.key() if draw else None)
+        body = entry.derived.get(key)
         if body is None:
-            body = entry.derived["json"] = json.dumps(normalized(content), allow_nan=False)
-        return _json(body, 200)
+            data = normalized(content)
+            if draw:
+                data["page"] = exporter_spec(content, options, insight_width=self.settings.render_width)
+            body = entry.derived[key] = json.dumps(data, allow_nan=False)
+        return _json(body, 200, cors)
+
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        """Other sites may read a share's data, as they may frame it: any origin, or the share's allowed ones."""
+        found = request.get(FOUND)
+        origin = request.headers.get("Origin", "")
+        if found is not None and found.allowed_origins:
+            allowed = origin if origin in found.allowed_origins else ""
+        else:
+            allowed = "*"
+        return {"Access-Control-Allow-Origin": allowed, "Vary": "Origin"} if allowed else {"Vary": "Origin"}
 
     async def image(self, request: web.Request) -> web.Response:
         """The page as the renderer draws it (theme and width apply), made once per share and options."""
@@ -240,7 +262,10 @@ class ShareSite:
             ancestors = " ".join(found.allowed_origins)
         else:
             ancestors = "*"
-        return page_headers(document, framed_by=ancestors)
+        headers = page_headers(document, framed_by=ancestors)
+        if request.path.endswith(".json"):  # its "not found" and "busy" are readable by the embedding site too
+            headers.update(self._cors(request))
+        return headers
 
 # --- the data ----------------------------------------------------------------------------------------------
 
