@@ -1,7 +1,7 @@
-"""The pages people open: the viewer for signed-in members (`/view/...`, Sign in with Slack), share links
-(`/shared/<token>`) and embeds (`/embedded/<token>`), all drawn with the same exporter pages the renderer
-screenshots. `add_routes(app, database, settings)` mounts them; share links are made, rotated and revoked through
-core/shares.py by every door."""
+"""The pages people open: the landing page (`/`), the viewer for signed-in members (`/view/...`, Sign in with
+Slack), share links (`/shared/<token>`), embeds (`/embedded/<token>`) and the web components (`/embed.js`), all
+drawn with the same exporter pages the renderer screenshots. `add_routes(app, database, settings)` mounts them;
+share links are made, rotated and revoked through core/shares.py by every door."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from core.db import Database
 from core.settings import Settings
 
-from . import embed
+from . import embed, landing
 from .shares import ShareSite
 from .signin import SignIn
 from .variants import Images
@@ -34,6 +34,7 @@ def add_routes(app: web.Application, database: Database, settings: Settings, *,
     SignIn(settings).add_routes(app)
     Viewer(database, settings, site.cache, images).add_routes(app)
     embed.add_routes(app)
+    landing.add_routes(app, settings)
     app[SHARE_SITE] = site
     return site
 
