@@ -16,7 +16,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import web_support
-from tests.web_support import get, share_of, start
+from tests.standins.posthog_server import PostHogStandIn
+from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
 
 READY_SECONDS = 60
 browser = web_support.browser  # one Chromium for the module
@@ -121,3 +122,33 @@ async def test_another_origin_embeds_dashboard_42_in_an_iframe_and_as_web_compon
     assert seen["charts"] >= 2
     assert drawn_share(seen["insight_png"]) >= 0.3  # the dark theme's background and a chart on it
     assert seen["broken"] == "failed:HTTP 404" and "does not work" in seen["broken_text"]
+
+
+def open_hostile(driver, url: str) -> tuple[object, object, str, str]:
+    driver.get(url)
+    flag = WebDriverWait(driver, READY_SECONDS, poll_frequency=0.05).until(lambda d: d.execute_script(
+        "var v = document.getElementById('hostile').getAttribute('data-ready'); return v === 'false' ? null : v"))
+    pwned = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
+    root = "document.getElementById('hostile').shadowRoot"
+    heading = driver.execute_script(f"return {root}.querySelector('.dashboard-title').textContent")
+    text_tile = driver.execute_script(f"return {root}.querySelector('.tile-text').textContent")
+    return flag, pwned, heading, text_tile
+
+
+@pytest.mark.browser
+async def test_script_in_posthog_words_is_text_in_the_web_component_too(browser, env, db):
+    posthog = PostHogStandIn()
+    posthog.add_dashboard(hostile_dashboard())
+    await posthog.start()
+    try:
+        made = await share_of(db, await standin_connection(db, posthog), ref="7")
+        outer, runner = await another_origin(f'''<!doctype html><script src="{env.base}/embed.js"></script>
+<posthog-dashboard id="hostile" share="{made.token}"></posthog-dashboard>''')
+        try:
+            flag, pwned, heading, text_tile = await asyncio.to_thread(open_hostile, browser, outer)
+        finally:
+            await runner.cleanup()
+    finally:
+        await posthog.stop()
+    assert flag == "true" and pwned is None
+    assert PAYLOAD_TITLE in heading and "<script>window.__pwned=2</script>" in text_tile

@@ -8,6 +8,7 @@ workspace finds nothing, and gets the same 404 as for content that does not exis
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -50,7 +51,7 @@ class Viewer:
             return await self.not_found(request)
         content, options, entry = await self.open(request, ref)
         if variant == "json":
-            return web.json_response(normalized(content), headers={"Cache-Control": "no-store"})
+            return download(json.dumps(normalized(content), allow_nan=False).encode(), "application/json")
         if variant == "png":
             try:
                 png = await once(entry.derived, ("png", options.key()), lambda: self.images.png(content, options))
