@@ -68,6 +68,7 @@ def content_ref(subscription: Subscription) -> ContentRef:
         subscription.connection_id, subscription.content_type, subscription.content_ref, subscription.image_width,
         date_from=date_from, date_to=(subscription.date_to or None) if date_from else None,
         attach=subscription.attach_format or None, time_zone=subscription.timezone or None,
+        theme=subscription.theme or "light",
     )
 
 
@@ -266,7 +267,8 @@ class Pipeline:
                 reports = [report_for(job.subscription, target.address, rendered) for job, target, rendered in items]
                 async with self._send_slots:
                     policy = self.send_retries.get(kind, RetryPolicy(1))
-                    outcomes = await self._send_with_retries(sender, reports, policy)
+                    with metrics.DELIVERY_STEP_SECONDS.labels(f"send_{kind}").time():
+                        outcomes = await self._send_with_retries(sender, reports, policy)
                 metrics.send_errors(kind, outcomes)
             for (job, target, _rendered), outcome in zip(items, outcomes, strict=True):
                 await self._record(job, target, outcome)
@@ -310,6 +312,11 @@ class Pipeline:
 
     async def _record(self, job: Job, target: DeliveryTarget, outcome: Outcome) -> None:
         job.outcomes[target.id] = outcome
+        with metrics.DELIVERY_STEP_SECONDS.labels("record").time():
+            await self._record_target(target, outcome)
+        metrics.DELIVERY_TARGETS.labels(target.kind, "sent" if outcome.sent else "failed").inc()
+
+    async def _record_target(self, target: DeliveryTarget, outcome: Outcome) -> None:
         async with self.database.transaction() as session:
             row = await session.get(DeliveryTarget, target.id)
             row.attempts += 1
@@ -318,11 +325,24 @@ class Pipeline:
             row.external_id = outcome.external_id
             if outcome.sent:
                 row.sent_at = self.clock()
-        metrics.DELIVERY_TARGETS.labels(target.kind, "sent" if outcome.sent else "failed").inc()
 
     # --- finishing ---------------------------------------------------------------------------------------
 
     async def _finish(self, jobs: list[Job]) -> None:
+        with metrics.DELIVERY_STEP_SECONDS.labels("record").time():
+            paused = await self._finish_deliveries(jobs)
+        for subscription, reason in paused:
+            log.warning("subscription %s paused: %s", subscription.id, reason,
+                        extra={"subscription_id": subscription.id, "workspace_id": subscription.workspace_id})
+            if self.notify_paused:
+                try:
+                    await self.notify_paused(subscription, reason)
+                except Exception:  # noqa: BLE001 - telling the creator is best effort
+                    log.exception("could not tell the creator of subscription %s", subscription.id,
+                                  extra={"subscription_id": subscription.id})
+
+    async def _finish_deliveries(self, jobs: list[Job]) -> list[tuple[Subscription, str]]:
+        """Each delivery's status from its targets; the subscription's failure count, paused when it must be."""
         now = self.clock()
         paused: list[tuple[Subscription, str]] = []
         async with self.database.transaction() as session:
@@ -362,12 +382,4 @@ class Pipeline:
                     subscription.consecutive_failures = 0
                 if reason and pause(subscription, reason):
                     paused.append((subscription, reason))
-        for subscription, reason in paused:
-            log.warning("subscription %s paused: %s", subscription.id, reason,
-                        extra={"subscription_id": subscription.id, "workspace_id": subscription.workspace_id})
-            if self.notify_paused:
-                try:
-                    await self.notify_paused(subscription, reason)
-                except Exception:  # noqa: BLE001 - telling the creator is best effort
-                    log.exception("could not tell the creator of subscription %s", subscription.id,
-                                  extra={"subscription_id": subscription.id})
+        return paused

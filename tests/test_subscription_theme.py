@@ -171,8 +171,6 @@ async def test_a_content_ref_with_a_theme_is_drawn_on_that_palette() -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="scheduler/pipeline.content_ref does not pass theme=subscription.theme to "
-                   "the ContentRef yet (scheduler/pipeline.py is another change's file)")
 async def test_a_dark_subscriptions_delivery_is_drawn_on_the_dark_palette(db) -> None:
     async with db.transaction() as session:
         subscription = await _subscribe(session, theme="dark")
