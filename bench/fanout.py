@@ -36,7 +36,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot import DatabaseInstallationStore  # noqa: E402
 from bot.installation_store import find_workspace  # noqa: E402
-from core import migrations  # noqa: E402
+from core import metrics, migrations  # noqa: E402
 from core.db import Database, empty_tables  # noqa: E402
 from core.models import Delivery, DeliveryTarget  # noqa: E402
 from core.schedule_phrases import parse_schedule  # noqa: E402
@@ -158,17 +158,36 @@ async def subscribe(database: Database, count: int, dashboards: int, *, widths: 
             subscription.image_width = widths[i] if widths else WIDTH
 
 
+STEPS = {"compose": "compose emails", "send_slack": "send to Slack", "send_email": "send emails (composing too)",
+         "record": "record outcomes"}
+
+
+def step_seconds() -> dict[str, float]:
+    """Seconds spent so far in each step after the render, as the service's own metrics count them."""
+    name = metrics.PREFIX + "delivery_step_seconds_sum"
+    return {step: metrics.REGISTRY.get_sample_value(name, {"step": step}) or 0.0 for step in STEPS}
+
+
 async def run_once(
-    pipeline: Pipeline, database: Database, count: int, rendered_at: list[float]
+    pipeline: Pipeline, database: Database, count: int, rendered_at: list[float], spent: Counter
 ) -> tuple[float, int, int]:
     """Claim everything due and run it through the pipeline; (seconds, deliveries succeeded, targets sent)."""
     policy = ClaimPolicy(worker_id="bench", lease=timedelta(minutes=30), grace=timedelta(hours=6), batch=count)
+    before = step_seconds()
+    spent.clear()
     started = time.perf_counter()
     ids = await claim_due_subscriptions(database, DUE, policy)
+    claimed = time.perf_counter()
     await pipeline.run(ids)
     seconds = time.perf_counter() - started
     render_phase = (max(rendered_at) - started) if rendered_at else 0.0
-    print(f"  (claim, fetch and render: {render_phase:.1f}s; sending and recording: {seconds - render_phase:.1f}s)")
+    print(f"  (claim, fetch and render: {render_phase:.1f}s; sending and recording after the last render: "
+          f"{seconds - render_phase:.1f}s)")
+    # Steps overlap (two contents drawn at once, eight sends in flight), so their sums exceed the wall time.
+    steps = {step: seconds_spent - before[step] for step, seconds_spent in step_seconds().items()}
+    print(f"  where the time goes (seconds summed over concurrent work): claim {claimed - started:.2f}, "
+          f"fetch {spent['fetch']:.1f}, render {spent['render']:.1f}, "
+          + ", ".join(f"{STEPS[step]} {value:.1f}" for step, value in steps.items()))
     async with database.session() as session:
         succeeded = await session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded"))
@@ -211,13 +230,18 @@ async def main() -> int:
     try:
         async with Renderer(settings, pool_size=args.pool) as renderer:
             rendered_at: list[float] = []
+            spent: Counter = Counter()  # seconds in the content loader: fetch, render
 
             def pipeline() -> Pipeline:
                 async def load_and_note(_connection, ref):
                     # The copied dashboards stand in for PostHog; drawing is the service's own.
+                    started = time.perf_counter()
                     content = await source.get_dashboard(int(ref.ref))
+                    fetched = time.perf_counter()
                     rendered = Rendered(content, await produce("png", renderer, content, width=ref.width))
                     rendered_at.append(time.perf_counter())
+                    spent["fetch"] += fetched - started
+                    spent["render"] += rendered_at[-1] - fetched
                     return rendered
 
                 rendered_at.clear()
@@ -228,7 +252,7 @@ async def main() -> int:
 
             await subscribe(database, args.subscriptions, args.dashboards)
             grouped = pipeline()
-            seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at)
+            seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at, spent)
             await grouped.aclose()
             counts = await standins.stats()
             posts, uploads, emails = counts["posts"], counts["uploads"], counts["emails"]
@@ -249,7 +273,7 @@ async def main() -> int:
             widths = [WIDTH - args.slice // 2 + i for i in range(args.slice)]
             await subscribe(database, args.slice, args.dashboards, widths=widths, prefix="x")
             alone = pipeline()
-            seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at)
+            seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at, spent)
             await alone.aclose()
             per_alone = seconds / max(succeeded, 1)
             print(f"\nrender per subscription: {args.slice} subscriptions, each its own image width")

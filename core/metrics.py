@@ -35,6 +35,12 @@ RENDER_SECONDS = Histogram(
     PREFIX + "render_seconds", "Time to fetch and draw one content for a delivery run, by kind (insight, dashboard).",
     ["kind"], buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120), registry=REGISTRY,
 )
+DELIVERY_STEP_SECONDS = Histogram(
+    PREFIX + "delivery_step_seconds",
+    "Time spent in each step of delivering after the render: compose (an email), send_slack and send_email (the "
+    "channel's calls, retries included; an email's composing too), record (outcomes and finished deliveries).",
+    ["step"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=REGISTRY,
+)
 CLAIM_LAG_SECONDS = Histogram(
     PREFIX + "claim_lag_seconds", "Time from a delivery's scheduled time to its claim by a scheduler.",
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600), registry=REGISTRY,

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from core import metrics
 from core.delivery import Outcome, Report
 from core.retry import backoff_delay
 from core.settings import Settings
@@ -20,7 +21,7 @@ from mail.transports import SendError, TransientSendError, Transport, make_trans
 
 log = logging.getLogger(__name__)
 
-_CONCURRENCY = 4  # emails composed and in flight at once; the SMTP transport still serialises on one connection
+_CONCURRENCY = 4  # emails composed and in flight at once (as many as the SMTP transport's connections)
 DIGEST_MAX_REPORTS = 20  # more reports than this for one recipient are split over several digests (HTML size)
 
 
@@ -67,7 +68,8 @@ async def _compose_and_deliver(
     compose: Callable[[], Awaitable[Composed]], recipient: str, transport: Transport, settings: Settings
 ) -> tuple[Composed | None, SendError | Exception | None]:
     try:
-        composed = await compose()
+        with metrics.DELIVERY_STEP_SECONDS.labels("compose").time():
+            composed = await compose()
     except Exception as exc:  # noqa: BLE001 - one broken email must not stop the others
         log.exception("could not compose the email to %s", recipient)
         return None, exc

@@ -72,14 +72,18 @@ class OutboxTransport:
 # --- SMTP ------------------------------------------------------------------------------------------------
 
 
-class SmtpTransport:
-    """One SMTP connection, opened on first use and reused for every message of a run."""
+SMTP_CONNECTIONS = 4  # messages in flight at once: a run's emails are not sent one after another
 
-    def __init__(self, settings: Settings) -> None:
+
+class SmtpTransport:
+    """Up to SMTP_CONNECTIONS SMTP connections, opened on first use and reused for every message of a run."""
+
+    def __init__(self, settings: Settings, connections: int = SMTP_CONNECTIONS) -> None:
         self.settings = settings
         self.sender = envelope_sender(settings)
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []  # connected and free
+        self._slots = asyncio.Semaphore(connections)
+        self._open: set[aiosmtplib.SMTP] = set()
 
     def _port(self) -> int:
         if self.settings.smtp_port:
@@ -87,8 +91,11 @@ class SmtpTransport:
         return {"tls": 465, "starttls": 587}.get(self.settings.smtp_security, 25)
 
     async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            self._open.discard(client)
         settings = self.settings
         client = aiosmtplib.SMTP(
             hostname=settings.smtp_host,
@@ -100,42 +107,51 @@ class SmtpTransport:
             timeout=settings.smtp_timeout_seconds,
         )
         await client.connect()
-        self._client = client
+        self._open.add(client)
         return client
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
-                pass
+    def _drop(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is None:
+            return
+        self._open.discard(client)
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
+            pass
 
     async def send(self, message: EmailMessage, recipient: str) -> None:
-        async with self._lock:
+        data = message_bytes(message)
+        async with self._slots:
+            client: aiosmtplib.SMTP | None = None
             try:
                 client = await self._connected()
-                await client.sendmail(self.sender, [recipient], message_bytes(message))
+                await client.sendmail(self.sender, [recipient], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refusal = exc.recipients[0]
                 raise _by_code(refusal.code, f"{refusal.code} {refusal.message}") from exc
             except aiosmtplib.SMTPAuthenticationError as exc:
-                await self._drop()
+                self._drop(client)
+                client = None
                 raise PermanentSendError(f"the SMTP server refused the login: {exc.code} {exc.message}") from exc
             except aiosmtplib.SMTPResponseException as exc:
-                if exc.code == 421 or not (self._client and self._client.is_connected):
-                    await self._drop()  # the server closed (or is closing) the connection
+                if exc.code == 421 or not (client and client.is_connected):
+                    self._drop(client)  # the server closed (or is closing) the connection
+                    client = None
                 raise _by_code(exc.code, f"{exc.code} {exc.message}") from exc
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                await self._drop()
+                self._drop(client)
+                client = None
                 raise TransientSendError(f"SMTP server {self.settings.smtp_host}:{self._port()}: {exc}") from exc
             except ValueError as exc:  # an address aiosmtplib refuses to put on the wire
                 raise PermanentSendError(str(exc)) from exc
+            finally:
+                if client is not None:
+                    self._idle.append(client)
 
     async def close(self) -> None:
-        async with self._lock:
-            client, self._client = self._client, None
-            if client is not None and client.is_connected:
+        clients, self._open, self._idle = list(self._open), set(), []
+        for client in clients:
+            if client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError):

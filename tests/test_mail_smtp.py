@@ -114,16 +114,16 @@ async def test_login_with_username_and_password() -> None:
         server.stop()
 
 
-async def test_one_connection_serves_many_messages(smtp_server: SmtpServer) -> None:
-    transport = SmtpTransport(smtp_settings(smtp_server))
+async def test_a_few_connections_serve_many_messages(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(smtp_settings(smtp_server), connections=2)
     try:
-        reports = [insight_report(recipient=f"user{i}@example.com", png=noise_png(20, 20)) for i in range(5)]
+        reports = [insight_report(recipient=f"user{i}@example.com", png=noise_png(20, 20)) for i in range(12)]
         outcomes = await send_reports(reports, transport=transport, settings=smtp_settings(smtp_server))
     finally:
         await transport.close()
-    assert [o.status for o in outcomes] == ["sent"] * 5
-    assert len(smtp_server.messages) == 5
-    assert smtp_server.connections == 1
+    assert [o.status for o in outcomes] == ["sent"] * 12
+    assert len(smtp_server.messages) == 12
+    assert 1 <= smtp_server.connections <= 2
 
 
 async def test_runs_at_once_each_keep_their_own_connections(smtp_server: SmtpServer) -> None:
