@@ -129,30 +129,37 @@ class SlackSender:
 
     @contextlib.asynccontextmanager
     async def opened(self):
-        """Nothing to open per run: the HTTP session lives as long as the sender."""
-        yield self
+        """One run's side of the sender (the HTTP session lives as long as the sender): it looks up each
+        workspace and its bot token once per run instead of once per delivery."""
+        yield _SlackRun(self)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+    async def send(self, reports: list[Report], resume: Outcome | None = None, *,
+                   run: _SlackRun | None = None) -> list[Outcome]:
         outcomes = []
         for report in reports:
-            outcomes.append(await self.send_one(report, resume))
+            outcomes.append(await self.send_one(report, resume, run=run))
             resume = None
         return outcomes
 
-    async def send_one(self, report: Report, resume: Outcome | None = None) -> Outcome:
+    async def send_one(self, report: Report, resume: Outcome | None = None, *,
+                       run: _SlackRun | None = None) -> Outcome:
         """Post the parent message and upload the images. `resume`, the outcome of an earlier failed try, carries
         the parent message (`external_id`) and the images already in Slack (`progress`): the parent is not posted
-        again and those images are not uploaded again."""
+        again and those images are not uploaded again. `run`: the workspaces and tokens its run looked up."""
         subscription = report.subscription
-        async with self.database.session() as session:
-            workspace = await session.get(SlackWorkspace, subscription.workspace_id)
         if subscription.target_type != "slack" or not report.address:
             return Outcome.failed("not_a_slack_subscription")
+        run = run or _SlackRun(self)
+        workspace_id = subscription.workspace_id
+        if workspace_id not in run.workspaces:
+            async with self.database.session() as session:
+                run.workspaces[workspace_id] = await session.get(SlackWorkspace, workspace_id)
+        workspace = run.workspaces[workspace_id]
         if workspace is None or not workspace.active:
             return Outcome.failed("workspace_uninstalled")
         channel = report.address
@@ -163,8 +170,9 @@ class SlackSender:
         # Without a parent to resume, every image goes with the new message.
         done = min(max(resume.progress, 0), len(images)) if ts else 0
         try:
-            token = await self._bot_token(workspace)
-            client = self._client(token)
+            if workspace_id not in run.tokens:
+                run.tokens[workspace_id] = await self._bot_token(workspace)
+            client = self._client(run.tokens[workspace_id])
             if ts is None:
                 text, message_blocks = blocks.delivered_message(
                     subscription,
@@ -180,6 +188,7 @@ class SlackSender:
                 await self._upload(client, channel, thread_ts, images, start)
                 done = min(start + FILES_PER_COMPLETION, len(images))
         except _Failed as failure:
+            run.tokens.pop(workspace_id, None)  # a retry looks the token up again (it may have been rotated)
             reason = pause_reason(failure.code, subscription)
             if reason is None:
                 log.warning("Slack delivery of subscription %s failed: %s", subscription.id, failure.code,
@@ -286,6 +295,19 @@ class SlackSender:
         batch = parts[start : start + FILES_PER_COMPLETION]
         uploads = [_upload_of(item, number) for number, item in enumerate(batch, start + 1)]
         await self._call(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=uploads))
+
+
+class _SlackRun:
+    """The sender as one delivery run uses it: each workspace and its bot token are looked up once per run, not
+    once per delivery (a run is minutes long; a token is renewed well before it expires)."""
+
+    def __init__(self, sender: SlackSender) -> None:
+        self.sender = sender
+        self.workspaces: dict[int, SlackWorkspace | None] = {}
+        self.tokens: dict[int, str] = {}
+
+    async def send(self, reports: list[Report], resume: Outcome | None = None) -> list[Outcome]:
+        return await self.sender.send(reports, resume, run=self)
 
 
 def _upload_of(item: Image | Attachment, number: int) -> dict:
