@@ -118,8 +118,9 @@ async def test_a_refused_sign_in_and_slack_errors_are_plain_pages_and_next_stays
     env.slack.script("openid.connect.token", {"ok": False, "error": "invalid_client"})
     cookies, _, status, body = await sign_in(env, "/view/dashboard/42")
     assert status == 502 and "could not confirm" in body and "posthog_exports_session" not in cookies
-    cookies, landed, _, _ = await sign_in(env, "/signin?next=//evil.example/x")
-    assert landed == env.base + "/" and "posthog_exports_session" in cookies
+    for bad in ("//evil.example/x", "https://evil.example/", "/%0d%0aSet-Cookie:%20x=1", "/\\evil.example"):
+        cookies, landed, status, _ = await sign_in(env, f"/signin?next={bad}")
+        assert landed == env.base + "/" and status == 200 and "posthog_exports_session" in cookies, bad
 
 
 async def test_an_https_public_url_makes_the_cookies_secure_and_no_slack_app_says_so(db):

@@ -52,7 +52,8 @@ def redirect_uri(settings: Settings) -> str:
 
 def safe_next(value: str | None) -> str:
     """Only a path of this service: never another site (an open redirect) or a protocol-relative `//host`."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 2000:
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 2000 \
+            or not value.isprintable() or any(c.isspace() for c in value):  # no header splitting either
         return "/"
     return value
 
