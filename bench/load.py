@@ -427,7 +427,7 @@ class SlashCommands:
                                     headers=headers) as response:
                 answer = await response.text()
             seconds = time.perf_counter() - started
-            expected = "Subscriptions" if text == "list" else "PostHog in Slack"
+            expected = "Looking up the subscriptions" if text == "list" else "PostHog in Slack"
             problem = "" if response.status == 200 and expected in answer else f"HTTP {response.status}: {answer[:80]}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             seconds, problem = time.perf_counter() - started, f"{type(exc).__name__}: {exc}"[:120]

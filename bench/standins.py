@@ -9,8 +9,11 @@ far; `POST {slack}/bench/reset` clears them; `GET {slack}/bench/targets` answers
 They accept and count, nothing more: the Slack methods a delivery calls (chat.postMessage, conversations.join
 and the three steps of files_upload_v2, with the bot token TOKEN of workspace TEAM) and every email. Recording
 calls, scripting errors and driving the app the way Slack does is the tests' stand-ins' job (tests/standins/).
-A `serve` process answering slash commands also calls auth.test, users.info and users.conversations: they are
-answered too (a workspace member who is no admin and in no private channel), and counted by method.
+A `serve` process answering slash commands also calls auth.test, users.info, users.conversations and
+conversations.info: they are answered too (a workspace member who is no admin and in no private channel; a public
+channel the app is in), and counted by method; `POST {slack}/bench/respond` stands in for a command's response_url.
+
+The functions at the end are shared by the bench scripts (claim.py, ack.py, memory.py).
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ class Counts:
             "uploads": self.calls["upload"],
             "uploaded_bytes": self.uploaded_bytes,
             "emails": self.emails,
+            "responses": self.calls["respond"],
             "unknown_methods": sorted(
-                set(self.calls) - set(SlackApi.METHODS) - set(SlackApi.COMMAND_METHODS) - {"upload"}
+                set(self.calls) - set(SlackApi.METHODS) - set(SlackApi.COMMAND_METHODS) - {"upload", "respond"}
             ),
         }
 
@@ -75,8 +79,9 @@ class SlackApi:
     METHODS = (
         "chat.postMessage", "conversations.join", "files.getUploadURLExternal", "files.completeUploadExternal",
     )
-    # What answering a slash command asks of Slack: the token's identity, the user, their private channels.
-    COMMAND_METHODS = ("auth.test", "users.info", "users.conversations")
+    # What answering a slash command asks of Slack: the token's identity, the user, their private channels, the
+    # channel a subscription goes to.
+    COMMAND_METHODS = ("auth.test", "users.info", "users.conversations", "conversations.info")
 
     def __init__(self, counts: Counts, token: str, team: str) -> None:
         self.counts = counts
@@ -93,6 +98,7 @@ class SlackApi:
             web.get("/bench/stats", self.stats),
             web.get("/bench/targets", self.targets),
             web.post("/bench/reset", self.reset),
+            web.post("/bench/respond", self.respond),  # a response_url: what a command says after its ack
         ]
 
     async def api(self, request: web.Request) -> web.Response:
@@ -139,7 +145,16 @@ class SlackApi:
             user = params.get("user", "")
             return web.json_response({"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": False,
                                                             "is_owner": False, "tz": "UTC"}})
+        if method == "conversations.info":
+            channel = params.get("channel", "")
+            return web.json_response({"ok": True, "channel": {"id": channel, "name": f"bench-{channel[1:].lower()}",
+                                                               "is_private": False, "is_member": True}})
         return web.json_response({"ok": True, "channels": [], "response_metadata": {"next_cursor": ""}})
+
+    async def respond(self, request: web.Request) -> web.Response:
+        self.counts.calls["respond"] += 1
+        await request.read()
+        return web.Response(text="ok")
 
     async def upload(self, request: web.Request) -> web.Response:
         self.counts.calls["upload"] += 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 
@@ -68,6 +70,31 @@ def oauth_enabled(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
+AUTH_TEST_CACHE_SECONDS = 600
+
+
+class CachingAuthorize(AsyncInstallationStoreAuthorize):
+    """Bolt's authorization from the installation store, keeping what Slack's auth.test said of a bot token for
+    AUTH_TEST_CACHE_SECONDS instead of asking Slack again before every request (a round trip to slack.com ahead of
+    every acknowledgement).
+
+    Every request still reads its workspace's installation first: an uninstalled workspace or a revoked token is
+    refused at once, and a rotated token is a new key. The app asks for no user scopes, so only the bot's token
+    is looked up (one read, not a second one for the person's own installation: Bolt's `bot_only`), a result
+    holds no person's token and it serves every member of the workspace."""
+
+    def __init__(self, *args, cache_seconds: float = AUTH_TEST_CACHE_SECONDS, **kwargs) -> None:
+        super().__init__(*args, cache_enabled=True, bot_only=True, **kwargs)
+        self.cache_seconds = cache_seconds
+        self._cache_started = time.monotonic()
+
+    async def __call__(self, **kwargs):
+        if time.monotonic() - self._cache_started > self.cache_seconds:
+            self.authorize_result_cache.clear()
+            self._cache_started = time.monotonic()
+        return await super().__call__(**kwargs)
+
+
 def build_bolt_app(
     database: Database, settings: Settings, *, renderer_factory=None, limits: RateLimiter | None = None
 ) -> tuple[AsyncApp, BotServices]:
@@ -84,12 +111,20 @@ def build_bolt_app(
             installation_store=installation_store,
             state_store=DatabaseOAuthStateStore(database),
         )
+    client = web_client(settings)
     app = AsyncApp(
         name="posthog-exports",
         signing_secret=settings.slack_signing_secret,
         # Every Web API call, OAuth's oauth.v2.access and token refreshes included, goes to slack_api_url.
-        client=web_client(settings),
+        client=client,
         installation_store=installation_store,
+        # As Bolt would make it from the installation store (token rotation included), with auth.test cached.
+        authorize=CachingAuthorize(
+            installation_store=installation_store, logger=logging.getLogger("slack_bolt.AsyncApp"),
+            client_id=settings.slack_client_id if oauth_settings else None,
+            client_secret=settings.slack_client_secret if oauth_settings else None,
+            client=client,
+        ),
         oauth_settings=oauth_settings,
     )
     register(app, services)

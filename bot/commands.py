@@ -1,7 +1,8 @@
 """`/posthog ...`: parse, answer what can be answered at once in the ack, continue slow work after it.
 
 Everything that only reads or writes our database is answered in the ack (well within Slack's 3 seconds).
-Work that calls Slack or PostHog (subscribe, preview) acks first and replies through the response_url.
+Work that calls Slack or PostHog (subscribe, preview, list: who may see what) acks first and replies through the
+response_url.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ async def handle_command(ack, body: dict, respond, client: AsyncWebClient, conte
         elif isinstance(command, Projects):
             await _projects(ack, workspace, services)
         elif isinstance(command, ListSubscriptions):
-            await _list(command, ack, body, client, workspace, services)
+            await _list(command, ack, body, respond, client, workspace, services)
         elif isinstance(command, Manage):
             reply = await manage(command.action, command.subscription_id, body.get("user_id", ""), workspace, services,
                                  client)
@@ -160,15 +161,18 @@ async def _projects(ack, workspace: SlackWorkspace, services: BotServices) -> No
     await ack(response_type="ephemeral", text=text)
 
 
-async def _list(command: ListSubscriptions, ack, body, client: AsyncWebClient, workspace: SlackWorkspace,
-                services: BotServices) -> None:
+async def _list(command: ListSubscriptions, ack, body, respond, client: AsyncWebClient,
+                workspace: SlackWorkspace, services: BotServices) -> None:
+    # What the person may see depends on what Slack says of them (users.info, users.conversations): acked first,
+    # the list replaces the ack through the response_url.
+    where = "in this workspace" if command.everywhere else "in this channel"
+    await ack(response_type="ephemeral", text=f"Looking up the subscriptions {where}…")
     channel_id = None if command.everywhere else body.get("channel_id")
     viewer = await viewer_for(client, body.get("user_id", ""))
     async with services.database.session() as session:
         subscriptions = await store.list_subscriptions(session, workspace, viewer, channel_id=channel_id)
-    where = "in this workspace" if command.everywhere else "in this channel"
-    await ack(response_type="ephemeral", text=f"Subscriptions {where}",
-              blocks=blocks.subscription_list(subscriptions, where=where))
+    await respond(response_type="ephemeral", replace_original=True, text=f"Subscriptions {where}",
+                  blocks=blocks.subscription_list(subscriptions, where=where))
 
 
 # --- API keys --------------------------------------------------------------------------------------------

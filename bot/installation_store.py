@@ -118,17 +118,19 @@ class DatabaseInstallationStore(AsyncInstallationStore):
 
     async def _latest(self, key: str | None, *conditions) -> tuple[SlackWorkspace, SlackInstallation] | None:
         """The workspace and its newest installation meeting `conditions`, or None."""
+        if not key:
+            return None
+        # One query: Bolt looks an installation up (twice: the workspace's, then the person's) before every
+        # request's listener runs, so before every acknowledgement.
         async with self.database.session() as session:
-            workspace = await find_workspace(session, key)
-            if workspace is None:
-                return None
-            row = await session.scalar(
-                select(SlackInstallation)
-                .where(SlackInstallation.workspace_id == workspace.id, *conditions)
+            found = (await session.execute(
+                select(SlackWorkspace, SlackInstallation)
+                .join(SlackInstallation, SlackInstallation.workspace_id == SlackWorkspace.id)
+                .where(SlackWorkspace.team_id == key, SlackWorkspace.active.is_(True), *conditions)
                 .order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc())
                 .limit(1)
-            )
-        return None if row is None else (workspace, row)
+            )).first()
+        return None if found is None else (found[0], found[1])
 
     async def async_find_installation(
         self,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import Delivery, PostHogConnection, Subscription
-from tests.standins.slack_api import start_bot
+from tests.standins.slack_api import _all_text, start_bot
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -23,6 +23,13 @@ async def env(db):
     await env.install("T1")
     yield env
     await env.close()
+
+
+async def listed(env, text: str = "list", **kwargs) -> str:
+    """What `/posthog list` shows: acknowledged at once, the list comes through the response_url."""
+    answer = await env.driver.command(text, **kwargs)
+    assert answer.status == 200 and "Looking up the subscriptions" in answer.text
+    return _all_text(await answer.wait_later())
 
 
 async def count(db, model) -> int:
@@ -232,10 +239,10 @@ async def test_list_pause_resume_send_unsubscribe(env, db):
     first = await _subscribe(env)
     second = await _subscribe(env, "subscribe insight 1001 daily in <#C2|random>")
 
-    here = await env.driver.command("list")
-    assert f"#{first}" in here.text and f"#{second}" not in here.text
-    everywhere = await env.driver.command("list all")
-    assert f"#{first}" in everywhere.text and f"#{second}" in everywhere.text
+    here = await listed(env)
+    assert f"#{first}" in here and f"#{second}" not in here
+    everywhere = await listed(env, "list all")
+    assert f"#{first}" in everywhere and f"#{second}" in everywhere
 
     paused = await env.driver.command(f"pause {first}")
     assert "Paused" in paused.text
@@ -260,8 +267,8 @@ async def test_list_pause_resume_send_unsubscribe(env, db):
 
     gone = await env.driver.command(f"unsubscribe {first}")
     assert "Unsubscribed" in gone.text
-    after = await env.driver.command("list all")
-    assert f"#{first}" not in after.text
+    after = await listed(env, "list all")
+    assert f"#{first}" not in after
     again = await env.driver.command(f"resume {first}")
     assert "was not found" in again.text
 
@@ -314,13 +321,13 @@ async def test_paused_by_shows_a_mention_and_other_reasons_stay_escaped(env, db)
     await env.driver.command("connect demo")
     first = await _subscribe(env)
     await env.driver.command(f"pause {first}")
-    listed = await env.driver.command("list")
-    assert "paused by <@U1>" in listed.text and "&lt;@U1&gt;" not in listed.text
+    shown = await listed(env)
+    assert "paused by <@U1>" in shown and "&lt;@U1&gt;" not in shown
 
     async with db.transaction() as session:
         (await session.get(Subscription, first)).paused_reason = "paused by <@U1> <!channel>"
-    listed = await env.driver.command("list")
-    assert "paused by &lt;@U1&gt; &lt;!channel&gt;" in listed.text
+    shown = await listed(env)
+    assert "paused by &lt;@U1&gt; &lt;!channel&gt;" in shown
 
 
 async def test_two_send_now_clicks_at_once_make_one_delivery(env, db, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import Delivery, SlackInstallation, SlackWorkspace, Subscription
-from tests.standins.slack_api import start_bot
+from tests.standins.slack_api import _all_text, start_bot
 
 
 @pytest.fixture
@@ -45,8 +45,9 @@ async def test_commands_from_another_workspace_are_answered_like_unknown_ids(env
     alpha = await subscribe(env, "TA")
     before = await snapshot(db)
 
-    listed = await env.driver.command("list all", team_id="TA", user_id="UTA")
-    assert f"#{alpha}" in listed.text and f"#{beta}" not in listed.text
+    answer = await env.driver.command("list all", team_id="TA", user_id="UTA")
+    listed = _all_text(await answer.wait_later())  # acknowledged at once, the list comes at the response_url
+    assert f"#{alpha}" in listed and f"#{beta}" not in listed
     for verb in ("unsubscribe", "pause", "resume", "send"):
         foreign = await env.driver.command(f"{verb} {beta}", team_id="TA", user_id="UTA")
         unknown = await env.driver.command(f"{verb} 987654", team_id="TA", user_id="UTA")

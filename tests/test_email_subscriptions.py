@@ -20,7 +20,7 @@ from core.models import Subscription, WelcomeNotice
 from posthog_api import DemoProject
 from scheduler.assembly import scheduler_service
 from tests.standins.content import FixedImages
-from tests.standins.slack_api import start_bot
+from tests.standins.slack_api import _all_text, start_bot
 from tests.standins.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,9 +312,12 @@ async def test_private_channel_and_email_subscriptions_are_shown_only_to_who_may
     def shown(text: str) -> set[int]:
         return {s.id for s in (private, public, by_email) if f"#{s.id}*" in text}
 
-    assert shown((await env.driver.command("list all", user_id="U1")).text) == {private.id, public.id, by_email.id}
-    assert shown((await env.driver.command("list all", user_id="U2")).text) == {public.id}
-    assert shown((await env.driver.command("list all", user_id="U3")).text) == {public.id, by_email.id}
+    async def listed(user_id: str) -> str:  # acknowledged at once, the list comes at the response_url
+        return _all_text(await (await env.driver.command("list all", user_id=user_id)).wait_later())
+
+    assert shown(await listed("U1")) == {private.id, public.id, by_email.id}
+    assert shown(await listed("U2")) == {public.id}
+    assert shown(await listed("U3")) == {public.id, by_email.id}
 
     # The Home tab follows the same rule.
     before = len(env.slack.calls_to("views.publish"))
