@@ -66,3 +66,25 @@ async def test_in_chromium_the_options_hide_what_they_name(browser, env, db):
                                                    "&theme=dark")
     assert not bare["header"] and not bare["legend"] and not bare["brand"]
     assert bare["background"] != plain["background"]
+
+
+def fitted(driver, url: str, width: int) -> dict:
+    before = driver.get_window_size()
+    driver.set_window_size(width, 900)
+    try:
+        driver.get(url)
+        WebDriverWait(driver, 60, poll_frequency=0.05).until(
+            lambda d: d.execute_script("return window.__exportReady && document.documentElement.dataset.fit"))
+        return driver.execute_script("""return {fit: Number(document.documentElement.dataset.fit),
+            sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth}""")
+    finally:
+        driver.set_window_size(before["width"], before["height"])
+
+
+@pytest.mark.browser
+async def test_in_chromium_a_dashboard_in_a_narrow_window_is_scaled_to_fit_and_a_wide_one_is_not(browser, env, db):
+    made = await share_of(db)
+    narrow = await asyncio.to_thread(fitted, browser, f"{env.base}/embedded/{made.token}", 700)
+    assert 0.3 < narrow["fit"] < 0.7 and narrow["sideways"] <= 1  # the 1200 px grid, scaled; no sideways scroll
+    wide = await asyncio.to_thread(fitted, browser, f"{env.base}/embedded/{made.token}", 1400)
+    assert wide["fit"] == 1

@@ -35,5 +35,19 @@ async def embed_js(_request: web.Request) -> web.Response:
     })
 
 
+STATIC = "/web/static"
+_FILES = {"fit.js": "application/javascript"}  # what our pages load beside the exporter's own assets
+
+
+async def static(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in _FILES:
+        raise web.HTTPNotFound()
+    body = resources.files("web").joinpath("static", name).read_text(encoding="utf-8")
+    return web.Response(text=body, content_type=_FILES[name], charset="utf-8",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get(EMBED_JS, embed_js)
+    app.router.add_get(STATIC + "/{name}", static)

@@ -45,7 +45,8 @@ def exporter_document(content: Insight | Dashboard, options: ViewOptions, *, ins
     """The exporter page of `content` as a whole document, drawn live by exporter.js. `brand`: a line saying
     where the page comes from (not on embeds, nor with `whitelabel`)."""
     document = document_html(exporter_page(content, options, insight_width=insight_width))
-    head, tail = [], []
+    # Our own script (allowed by script-src 'self'): the page scales down to fit a narrower window.
+    head, tail = ['<script src="/web/static/fit.js"></script>'], []
     styles = [_HIDE_HEADER if options.no_header else "", "" if options.legend else _HIDE_LEGEND,
               _BRAND if brand and not options.whitelabel else ""]
     if any(styles):
@@ -55,8 +56,7 @@ def exporter_document(content: Insight | Dashboard, options: ViewOptions, *, ins
         head.append(f'<meta http-equiv="refresh" content="{options.refresh}">')
     if brand and not options.whitelabel:
         tail.append('<footer class="pe-brand">Shared with <a href="/" target="_top">PostHog Exports</a></footer>')
-    if head:
-        document = document.replace("</head>", "".join(head) + "\n</head>", 1)
+    document = document.replace("</head>", "".join(head) + "\n</head>", 1)
     if tail:
         document = document.replace("</main>", "</main>\n" + "".join(tail), 1)
     return document

@@ -1,0 +1,22 @@
+// Shared, embedded and viewer pages fit the window they are shown in: the exporter lays a page out for a width
+// (a dashboard on PostHog's 1200 px grid); in a narrower window or iframe the drawn page is scaled down to fit,
+// instead of being cut off or scrolled sideways. `?width=` lays it out for another width instead.
+(function () {
+  "use strict";
+
+  function fit() {
+    var page = document.getElementById("export-root");
+    if (!page || !document.body) { return; }
+    document.body.style.zoom = "";
+    var natural = page.scrollWidth;
+    var room = document.documentElement.clientWidth;
+    if (natural > 0 && room > 0 && room < natural) { document.body.style.zoom = String(room / natural); }
+    document.documentElement.dataset.fit = document.body.style.zoom || "1";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.exporter) { return; }
+    window.exporter.waitReady(120000).then(fit);
+    window.addEventListener("resize", fit);
+  });
+})();
