@@ -1,7 +1,7 @@
 """The "New subscription" form: opened by `/posthog subscribe` with nothing after it and from the Home tab.
 
-It asks for the same things as the command (what, where, when) and goes through the same lifecycle functions,
-so a mistake gets the same message on the field that the command would have answered.
+It asks for the same things as the command (what, where, when) and the images' theme, and goes through the same
+lifecycle functions, so a mistake gets the same message on the field that the command would have answered.
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ from posthog_api import CHECK_ACCESS_SECONDS, PostHogError
 from . import store
 from .blocks import Block
 from .commands import check_channel, fetch_title, member_addresses, slack_user
-from .modals import _input, _option, _text_input, _value, parse_range_field, range_input, recipients_inputs
+from .modals import (
+    _input,
+    _option,
+    _text_input,
+    _value,
+    parse_range_field,
+    range_input,
+    recipients_inputs,
+    theme_input,
+)
 from .parsing import CommandError, parse_target
 from .services import BotServices
 
@@ -56,6 +65,7 @@ def new_subscription_modal(timezone: str, connections: list[PostHogConnection]) 
             _input("timezone", "Time zone", _text_input("value", initial=timezone),
                    hint="An IANA name such as Europe/London or America/Los_Angeles"),
             range_input(),
+            theme_input(),
         ],
     }
 
@@ -104,6 +114,12 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
         date_range = date_range or field_range
     except DateRangeError as exc:
         errors["range"] = str(exc)[:150]
+    theme = "light"  # a form without the field (opened before it had one) draws light images
+    if (chosen_theme := _value(values, "theme")) is not None:
+        try:
+            theme = lifecycle.read_theme(chosen_theme)
+        except lifecycle.ThemeError as exc:
+            errors["theme"] = str(exc)[:150]
     async with services.database.session() as session:
         connections = await store.list_connections(session, workspace)
     chosen = _value(values, "project")
@@ -135,12 +151,12 @@ async def submit_new_subscription(view: dict, user_id: str, workspace: SlackWork
                 session, connection=await session.merge(connection), content_type=kind, content_ref=str(ref),
                 schedule=schedule, title=title[:400], target_type="slack", slack_channel_id=channel,
                 slack_channel_name=name, created_by_slack_user=user_id, workspace_id=workspace.id, now=now,
-                date_range=date_range, attach_format=attach,
+                date_range=date_range, attach_format=attach, theme=theme,
             )
     async with services.database.transaction() as session:
         return await lifecycle.subscribe_by_email(
             session, services.settings, connection=await session.merge(connection), content_type=kind,
             content_ref=str(ref), schedule=schedule, recipients=addresses, title=title[:400],
             subscribed_by=f"{user.name or 'Someone'} in {workspace.name or 'Slack'}", created_by_slack_user=user_id,
-            workspace_id=workspace.id, now=now, date_range=date_range, attach_format=attach,
+            workspace_id=workspace.id, now=now, date_range=date_range, attach_format=attach, theme=theme,
         )

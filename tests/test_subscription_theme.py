@@ -1,9 +1,11 @@
 """A subscription's theme end to end: stored on the subscription (light unless asked), read the same way by every
-door (the API, the command line, Slack's Edit form), and the images of its deliveries drawn on that palette."""
+door (the API, the command line, Slack's New subscription and Edit forms), and the images of its deliveries drawn
+on that palette."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from render.theme import THEMES
 from scheduler.content import ContentRenderer
 from scheduler.pipeline import content_ref
 from tests.api_support import start_api
+from tests.standins.slack_api import start_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 V1 = "/api/v1"
@@ -145,6 +148,43 @@ async def test_slacks_edit_form_shows_and_saves_the_theme(db) -> None:
         assert subscription.theme == "light"
         await save_edit(session, subscription, values, schedule, None)  # an older form without the field
         assert subscription.theme == "light"
+
+
+def _new_form_values(theme: str | None, **fields: str | None) -> dict:
+    """What Slack submits from the New subscription form (`theme` None: a form opened before it had the field)."""
+    texts = {"target": "insight " + INSIGHT, "schedule": "weekly", "timezone": "UTC", "range": "", **fields}
+    values: dict = {k: {"value": {"type": "plain_text_input", "value": v}} for k, v in texts.items() if k != "channel"}
+    values["channel"] = {"value": {"type": "conversations_select", "selected_conversation": fields.get("channel")}}
+    if theme is not None:
+        values["theme"] = {"value": {"type": "static_select", "selected_option": {"value": theme}}}
+    return values
+
+
+async def test_slacks_new_subscription_form_asks_for_the_theme_and_creates_with_it(db) -> None:
+    env = await start_bot(db)
+    try:
+        env.slack.users["U1"] = {"tz": "UTC", "name": "ana", "profile": {"email": "ana@example.com"}}
+        await env.install("T1", name="Acme")
+        await env.driver.command("connect demo")
+        await env.driver.command("subscribe")
+        [opened] = await env.slack.wait_for(lambda: env.slack.calls_to("views.open"))
+        form = opened.params["view"]
+        form = json.loads(form) if isinstance(form, str) else form
+        (field,) = [b for b in form["blocks"] if b.get("block_id") == "theme"]
+        assert [o["value"] for o in field["element"]["options"]] == ["light", "dark"]
+        assert field["element"]["initial_option"]["value"] == "light"
+
+        refused = await env.driver.submit_view("subscription_new", _new_form_values("sepia", channel="C1"))
+        assert refused.json["errors"] == {"theme": "“sepia” is not a theme: use light or dark."}
+        for theme, where in (("dark", {"channel": "C1"}), (None, {"channel": "C1"}),
+                             ("dark", {"recipients": "bob@example.com"})):
+            done = await env.driver.submit_view("subscription_new", _new_form_values(theme, **where))
+            assert done.status == 200 and done.body == "", done.body
+    finally:
+        await env.close()
+    async with db.session() as session:
+        made = list(await session.scalars(select(Subscription).order_by(Subscription.id)))
+    assert [(s.target_type, s.theme) for s in made] == [("slack", "dark"), ("slack", "light"), ("email", "dark")]
 
 
 # --- the images ----------------------------------------------------------------------------------------------
