@@ -4,6 +4,10 @@ Transient failures (429, 500, 502, 503, 504, connection errors, time-outs) are r
 backoff and jitter, honouring Retry-After. 401/403/404 map to specific errors at once, since retrying cannot
 fix them. The API key only ever travels in the Authorization header and never appears in an error.
 
+Currency values are shown in the project's base currency (PostHog's Team `base_currency`), read from the project
+(GET /api/projects/{id}/) once per client, and only for content that shows money; USD when the project does not
+say or cannot be read.
+
 Unless private hosts are allowed, every connection goes to a public address only (`core.outbound`). Redirects
 are not followed: the key would travel to wherever PostHog pointed, so a redirect is an error naming the address
 to connect with instead. Answers are read up to `max_response_bytes`.
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -36,8 +42,11 @@ from .errors import (
     PostHogResponseTooLarge,
     PostHogUnavailable,
 )
-from .normalize import normalize_dashboard, normalize_insight
+from .normalize import currency_code, normalize_dashboard, normalize_insight, shows_currency
 
+log = logging.getLogger(__name__)
+
+DEFAULT_CURRENCY = "USD"  # PostHog's base currency for a project that has not chosen one
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0  # never let a server park a delivery for longer than this per attempt
 MAX_BACKOFF = 30.0
@@ -91,6 +100,18 @@ def _detail(body: bytes) -> str:
     return detail[:300] if isinstance(detail, str) else ""
 
 
+Content = TypeVar("Content", Insight, Dashboard)
+
+
+async def in_base_currency(
+    build: Callable[[str | None], Content], base_currency: Callable[[], Awaitable[str]]
+) -> Content:
+    """`build(None)`, the content normalized; when it shows currency values, `build(code)` again with the project's
+    base currency from `base_currency()`, so that the project is asked only for content that shows money."""
+    content = build(None)
+    return build(await base_currency()) if shows_currency(content) else content
+
+
 class PostHogClient:
     """Reads insights, dashboards and the project name from one PostHog project with a personal API key."""
 
@@ -117,6 +138,8 @@ class PostHogClient:
         self._owns_session = session is None
         self.allow_private_hosts = allow_private_hosts
         self.max_response_bytes = max_response_bytes
+        self._base_currency: str | None = None  # the project's, once read
+        self._currency_lock = asyncio.Lock()
 
     def __repr__(self) -> str:  # no key in logs
         return f"PostHogClient(host={self.host!r}, project_id={self.project_id})"
@@ -144,13 +167,34 @@ class PostHogClient:
 
     # ------------------------------------------------------------ public API
 
-    async def check_access(self) -> str:
-        """The project's name; raises PostHogAuthError/PermissionError/NotFound when the key cannot read it."""
+    async def get_project_payload(self) -> dict[str, Any]:
+        """The project (PostHog's Team: `name`, `timezone`, `base_currency`...), GET /api/projects/{id}/."""
         data = await self._get_json(f"/api/projects/{self.project_id}/", {}, f"project {self.project_id}")
         if not isinstance(data, dict):
             raise PostHogPayloadError(f"PostHog at {self.host} returned an unexpected answer for the project.")
+        return data
+
+    async def check_access(self) -> str:
+        """The project's name; raises PostHogAuthError/PermissionError/NotFound when the key cannot read it."""
+        data = await self.get_project_payload()
         name = data.get("name")
         return name if isinstance(name, str) and name else f"Project {self.project_id}"
+
+    async def base_currency(self) -> str:
+        """The project's base currency (ISO 4217, e.g. "EUR"), in which PostHog shows currency values: asked once
+        per client (a `fetch` opens one client, so once per fetch, whatever the number of tiles). USD, PostHog's
+        default, when the project does not say, says something that is not a currency code, or cannot be read
+        (a key without project:read): the images are still delivered."""
+        async with self._currency_lock:
+            if self._base_currency is None:
+                try:
+                    code = currency_code((await self.get_project_payload()).get("base_currency"))
+                except PostHogError as exc:
+                    log.warning("Showing currency values in %s: the project could not be read (%s)",
+                                DEFAULT_CURRENCY, exc)
+                    code = None
+                self._base_currency = code or DEFAULT_CURRENCY
+            return self._base_currency
 
     async def get_insight_payload(
         self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
@@ -181,9 +225,10 @@ class PostHogClient:
         self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
     ) -> Insight:
         payload = await self.get_insight_payload(ref, refresh=refresh, filters_override=filters_override)
-        return normalize_insight(
-            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override)
-        )
+        return await in_base_currency(lambda currency: normalize_insight(
+            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override),
+            base_currency=currency,
+        ), self.base_currency)
 
     async def get_dashboard_payload(
         self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
@@ -199,9 +244,10 @@ class PostHogClient:
         self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
     ) -> Dashboard:
         payload = await self.get_dashboard_payload(dashboard_id, refresh=refresh, filters_override=filters_override)
-        return normalize_dashboard(
-            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override)
-        )
+        return await in_base_currency(lambda currency: normalize_dashboard(
+            payload, base_url=self.host, project_id=self.project_id, date_override=date_override(filters_override),
+            base_currency=currency,
+        ), self.base_currency)
 
     async def query(self, hogql: str, *, what: str = "the query") -> dict[str, Any]:
         """Run one HogQL query through PostHog's query API (POST /api/projects/{id}/query/, kind HogQLQuery),

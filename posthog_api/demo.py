@@ -28,11 +28,12 @@ from typing import Any
 from core.date_ranges import DateRange, DateRangeError
 
 from . import demo_events
+from .client import DEFAULT_CURRENCY, in_base_currency
 from .content import Dashboard, Insight
 from .data import DataQuery, RowPage
 from .daterange import date_override
 from .errors import PostHogNotFound
-from .normalize import normalize_dashboard, normalize_insight
+from .normalize import currency_code, normalize_dashboard, normalize_insight
 
 DEMO_BASE_URL = "https://demo.posthog.example"
 DEMO_PROJECT_ID = 1
@@ -55,9 +56,10 @@ class DemoProject:
     host = DEMO_BASE_URL
     project_id = DEMO_PROJECT_ID
 
-    def __init__(self, *, today: date | None = None) -> None:
+    def __init__(self, *, today: date | None = None, base_currency: object = DEFAULT_CURRENCY) -> None:
         self._insights, self._dashboards = _load()
         self.today = today or datetime.now(UTC).date()  # the day the raw data is generated for
+        self._base_currency = base_currency  # the project's `base_currency`, as PostHog's project payload says it
 
     def __repr__(self) -> str:
         return "DemoProject()"
@@ -75,6 +77,15 @@ class DemoProject:
 
     async def check_access(self) -> str:
         return DEMO_PROJECT_NAME
+
+    async def get_project_payload(self) -> dict[str, Any]:
+        """The demo project as PostHog's GET /api/projects/{id}/ answers (the fields this service reads)."""
+        return {"id": DEMO_PROJECT_ID, "name": DEMO_PROJECT_NAME, "timezone": "UTC",
+                "base_currency": self._base_currency}
+
+    async def base_currency(self) -> str:
+        """The project's base currency, read as `PostHogClient.base_currency` reads it (USD when not a code)."""
+        return currency_code((await self.get_project_payload()).get("base_currency")) or DEFAULT_CURRENCY
 
     def list_dashboards(self) -> list[tuple[int, str]]:
         """(id, name) of the demo dashboards, for help texts and pickers."""
@@ -117,9 +128,10 @@ class DemoProject:
         self, ref: int | str, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
     ) -> Insight:
         payload = await self.get_insight_payload(ref, refresh=refresh, filters_override=filters_override)
-        return normalize_insight(
-            payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID, date_override=date_override(filters_override)
-        )
+        return await in_base_currency(lambda currency: normalize_insight(
+            payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID, date_override=date_override(filters_override),
+            base_currency=currency,
+        ), self.base_currency)
 
     async def get_dashboard_payload(
         self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
@@ -161,9 +173,10 @@ class DemoProject:
         self, dashboard_id: int, *, refresh: bool = True, filters_override: dict[str, Any] | None = None
     ) -> Dashboard:
         payload = await self.get_dashboard_payload(dashboard_id, refresh=refresh, filters_override=filters_override)
-        return normalize_dashboard(
-            payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID, date_override=date_override(filters_override)
-        )
+        return await in_base_currency(lambda currency: normalize_dashboard(
+            payload, base_url=DEMO_BASE_URL, project_id=DEMO_PROJECT_ID, date_override=date_override(filters_override),
+            base_currency=currency,
+        ), self.base_currency)
 
 
 # --- a date range on demo data -----------------------------------------------------------------------------

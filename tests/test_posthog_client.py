@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from core.models import PostHogConnection
+from core.settings import Settings
 from posthog_api import (
     ChartKind,
+    DemoProject,
+    Insight,
     PostHogAuthError,
     PostHogClient,
     PostHogError,
@@ -18,8 +24,11 @@ from posthog_api import (
     PostHogPayloadError,
     PostHogPermissionError,
     PostHogUnavailable,
+    fetch,
 )
 from posthog_api.client import MAX_RETRY_AFTER, normalize_host, parse_retry_after
+from posthog_api.content import AxisFormat
+from render.views import build_view
 from tests.standins import fixtures as standin_fixtures
 from tests.standins.fixtures import load_fixture
 from tests.standins.posthog_server import PostHogStandIn
@@ -318,3 +327,87 @@ def test_parse_retry_after_http_date() -> None:
 )
 def test_normalize_host(host: str, expected: str) -> None:
     assert normalize_host(host) == expected
+
+
+# --- the project's base currency -----------------------------------------------------------------------------
+
+KINDS = Path(__file__).parent / "fixtures" / "posthog" / "kinds"
+
+
+def _revenue(server: PostHogStandIn, insight_id: int = 903) -> dict:
+    """PostHog's trends line of revenue with aggregationAxisFormat currency (tests/fixtures/posthog/kinds)."""
+    payload = json.loads((KINDS / "trendsCurrencyLog.json").read_text(encoding="utf-8"))
+    payload["id"] = insight_id
+    server.add_insight(payload)
+    return payload
+
+
+async def test_currency_values_are_labelled_in_the_projects_base_currency(posthog_server: PostHogStandIn) -> None:
+    _revenue(posthog_server)
+    posthog_server.project_fields["base_currency"] = "EUR"
+    async with _client(posthog_server) as client:
+        insight = await client.get_insight(903)
+    assert insight.formatting.axis_format is AxisFormat.CURRENCY and insight.formatting.currency == "EUR"
+    chart = build_view(insight, 950).chart
+    assert chart is not None and chart.layout["yaxis"]["ticktext"][-1] == "€100,000.00"
+    paths = [r.path for r in posthog_server.requests]
+    assert paths == [posthog_server.insight_path(903), posthog_server.project_path()]
+
+
+async def test_the_project_is_asked_once_per_client_and_only_for_content_that_shows_money(
+    posthog_server: PostHogStandIn,
+) -> None:
+    _revenue(posthog_server, 903)
+    _revenue(posthog_server, 904)
+    _line(posthog_server)
+    posthog_server.project_fields["base_currency"] = "gbp"
+    tiles = [{"id": i, "insight": posthog_server.insights[i], "layouts": {}} for i in (903, 904, 51)]
+    posthog_server.add_dashboard({"id": 42, "name": "Revenue", "tiles": tiles})
+    async with _client(posthog_server) as client:
+        line = await client.get_insight(51)
+        assert posthog_server.requests_to(posthog_server.project_path()) == []  # no money shown: not asked
+        dashboard = await client.get_dashboard(42)
+        again = await client.get_insight(904)
+    assert [t.insight.formatting.currency for t in dashboard.tiles if t.insight] == ["GBP"] * 3
+    assert again.formatting.currency == "GBP" and line.kind is ChartKind.LINE
+    assert len(posthog_server.requests_to(posthog_server.project_path())) == 1  # not a request per tile
+
+
+async def test_a_fetch_labels_currency_in_the_projects_base_currency(posthog_server: PostHogStandIn) -> None:
+    _revenue(posthog_server)
+    posthog_server.project_fields["base_currency"] = "JPY"
+    connection = PostHogConnection(name="Acme", host=posthog_server.url, project_id=posthog_server.project_id,
+                                   api_key=posthog_server.api_key)
+    settings = Settings(posthog_timeout_seconds=5.0, posthog_max_retries=0, posthog_allow_private_hosts=True)
+    insight = await fetch(connection, "insight", "903", settings)
+    assert isinstance(insight, Insight) and insight.formatting.currency == "JPY"
+
+
+@pytest.mark.parametrize("project", [
+    {"base_currency": None}, {"base_currency": "euros"}, {"base_currency": 978}, {"base_currency": ["EUR"]}, {},
+])
+async def test_a_project_without_a_currency_code_shows_usd(posthog_server: PostHogStandIn, project: dict) -> None:
+    _revenue(posthog_server)
+    posthog_server.project_fields = project
+    async with _client(posthog_server) as client:
+        insight = await client.get_insight(903)
+    assert insight.formatting.currency == "USD"
+
+
+@pytest.mark.parametrize("fault", [
+    {"status": 403}, {"status": 404}, {"status": 200, "body": b"not json"}, {"status": 200, "body": b"[1, 2]"},
+    {"status": 503, "times": 5},
+])
+async def test_a_project_that_cannot_be_read_still_delivers_in_usd(posthog_server: PostHogStandIn, fault: dict) -> None:
+    _revenue(posthog_server)
+    posthog_server.project_fields["base_currency"] = "EUR"
+    posthog_server.fail(posthog_server.project_path(), **fault)
+    async with _client(posthog_server, max_retries=1) as client:
+        insight = await client.get_insight(903)
+    assert insight.kind is ChartKind.LINE and insight.formatting.currency == "USD"
+
+
+async def test_the_demo_project_serves_its_base_currency() -> None:
+    assert (await DemoProject().get_project_payload())["base_currency"] == "USD"
+    assert await DemoProject(base_currency="chf").base_currency() == "CHF"
+    assert await DemoProject(base_currency="Swiss francs").base_currency() == "USD"

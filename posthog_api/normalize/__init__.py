@@ -12,7 +12,15 @@ insight type to its family's reader (`trends.py`, `funnels.py`, `retention.py`, 
 """
 
 from .dashboard import normalize_dashboard
-from .insight import UNTITLED, normalize_insight
+from .insight import UNTITLED, currency_code, normalize_insight, shows_currency
 from .labels import breakdown_label, event_label
 
-__all__ = ["UNTITLED", "breakdown_label", "event_label", "normalize_dashboard", "normalize_insight"]
+__all__ = [
+    "UNTITLED",
+    "breakdown_label",
+    "currency_code",
+    "event_label",
+    "normalize_dashboard",
+    "normalize_insight",
+    "shows_currency",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..content import ChartKind, Insight
+from ..content import AxisFormat, ChartKind, Dashboard, Insight
 from ..daterange import describe_date_range
 from ..errors import PostHogPayloadError
 from . import spec as specs
@@ -53,6 +53,16 @@ def currency_code(value: object) -> str | None:
     """A project's base currency as PostHog stores it (ISO 4217, "EUR"), or None."""
     code = text(value)
     return code.strip().upper() if code and len(code.strip()) == 3 and code.strip().isalpha() else None
+
+
+def shows_currency(content: Insight | Dashboard) -> bool:
+    """Whether `content` shows a value in the project's currency (aggregationAxisFormat currency, a web overview's
+    revenue), so that the project's base currency is worth asking PostHog for."""
+    insights = [t.insight for t in content.tiles if t.insight] if isinstance(content, Dashboard) else [content]
+    return any(
+        i.formatting.axis_format is AxisFormat.CURRENCY or any(item.kind == "currency" for item in i.overview)
+        for i in insights
+    )
 
 
 def normalize_insight(

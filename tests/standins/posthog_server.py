@@ -56,6 +56,8 @@ class PostHogStandIn:
         self.api_key = api_key
         self.project_id = project_id
         self.project_name = project_name
+        # More of the project's fields (PostHog's Team), served with its id and name; tests may change or drop them.
+        self.project_fields: dict[str, Any] = {"timezone": "UTC", "base_currency": "USD"}
         self.insights: dict[int, dict[str, Any]] = {}
         self.dashboards: dict[int, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
@@ -93,6 +95,9 @@ class PostHogStandIn:
     def insight_path(self, insight_id: int | None = None) -> str:
         base = f"/api/projects/{self.project_id}/insights/"
         return base if insight_id is None else f"{base}{insight_id}/"
+
+    def project_path(self) -> str:
+        return f"/api/projects/{self.project_id}/"
 
     def dashboard_path(self, dashboard_id: int) -> str:
         return f"/api/projects/{self.project_id}/dashboards/{dashboard_id}/"
@@ -195,7 +200,7 @@ class PostHogStandIn:
         return await handler(request)
 
     async def _project(self, request: web.Request) -> web.Response:
-        return web.json_response({"id": self.project_id, "name": self.project_name})
+        return web.json_response({"id": self.project_id, "name": self.project_name, **self.project_fields})
 
     async def _insight_list(self, request: web.Request) -> web.Response:
         short_id = request.query.get("short_id")
