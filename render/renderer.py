@@ -152,6 +152,7 @@ class Renderer:
         width: int | None = None,
         scale: float | None = None,
         full: bool = True,
+        tiles: bool = True,
         options: PageOptions = DEFAULT_OPTIONS,
     ) -> DashboardImages:
         """The whole dashboard on its grid, and one image per tile drawn at the insight width.
@@ -159,14 +160,14 @@ class Renderer:
         Tiles cut out of the grid would each have their own width (a 3-column number tile would be blown up
         and a 12-column chart shrunk when shown one after another), so tile images come from a second page
         where every tile is full width. Deliveries, which show tiles one after another, skip the grid
-        (`full=False`).
+        (`full=False`); a page showing the dashboard as one picture skips the tiles (`tiles=False`).
         """
         grid_width = self._width(width, max(DEFAULT_DASHBOARD_WIDTH, self.settings.render_width))
         stacked_width = self._width(width, self.settings.render_width)
         ordered = sorted(dashboard.tiles, key=lambda t: (t.y, t.x))
         # Capturing dominates a dashboard's time, so its tiles are spread over the pool's browsers: each draws
         # and captures its share on a page of its own, side by side.
-        shares = _spread(ordered, self._pool_size)
+        shares = _spread(ordered, self._pool_size) if tiles else []
         pages = [
             self.render_page(
                 dashboard_page(replace(dashboard, tiles=share), stacked_width, stacked=True, options=options),
@@ -180,10 +181,10 @@ class Renderer:
             pages.append(self.render_page(dashboard_page(dashboard, grid_width, options=options), scale=scale))
         captures = await asyncio.gather(*pages)
         captured = {key: image for capture in captures[: len(shares)] for key, image in capture.tiles.items()}
-        tiles = [(tile, captured[tile_key(tile)]) for tile in ordered if tile_key(tile) in captured]
-        if len(tiles) != len(ordered):
+        images = [(tile, captured[tile_key(tile)]) for tile in ordered if tile_key(tile) in captured]
+        if tiles and len(images) != len(ordered):
             raise RenderError(f'Dashboard "{dashboard.name}": some tiles were not on the page.')
-        return DashboardImages(full=captures[-1].full if full else None, tiles=tiles)
+        return DashboardImages(full=captures[-1].full if full else None, tiles=images)
 
     async def print_pdf(
         self, content: Insight | Dashboard, *, width: int | None = None, options: PageOptions = DEFAULT_OPTIONS

@@ -74,9 +74,10 @@ async def _static(request: web.Request) -> web.Response:
     asset = _assets().get(request.match_info["name"])
     if asset is None:
         raise web.HTTPNotFound()
-    return web.Response(
-        body=asset.body, content_type=asset.content_type, charset="utf-8", headers={"Cache-Control": _IMMUTABLE}
-    )
+    # Public, versioned assets: pages on other origins (the embed components) draw with them too, world maps
+    # included, which fetch their shapes.
+    headers = {"Cache-Control": _IMMUTABLE, "Access-Control-Allow-Origin": "*"}
+    return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
 
 
 async def _shell(request: web.Request) -> web.Response:

@@ -50,7 +50,7 @@ class Images:
         async with self._renderer() as renderer:
             if isinstance(content, Dashboard):
                 images = await renderer.render_dashboard(content, width=options.width or DASHBOARD_WIDTH,
-                                                         options=page_options)
+                                                         tiles=False, options=page_options)
                 assert images.full is not None
                 return images.full
             return await renderer.render_insight(content, width=options.width, options=page_options)
