@@ -97,7 +97,10 @@ def _columns(obj: object) -> list[str]:
 def _changes(obj: object) -> dict[str, list[Any]]:
     state = inspect(obj)
     changes = {}
+    modified = state.committed_state  # the attributes set since the row was loaded: only they can have history
     for name in _columns(obj):
+        if name not in modified:
+            continue
         history = state.attrs[name].history
         if not history.has_changes():
             continue
