@@ -10,39 +10,19 @@ import io
 import json
 
 import pytest
-from aiohttp import web
 from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import web_support
 from tests.standins.posthog_server import PostHogStandIn
-from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
+from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection
 
 READY_SECONDS = 60
 browser = web_support.browser  # one Chromium for the module
 
 
-@pytest.fixture
-async def env(db):
-    env = await start(db)
-    yield env
-    await env.close()
-
-
-async def another_origin(html: str) -> tuple[str, web.AppRunner]:
-    """A plain site on its own loopback port (another origin than the service's), with no policy of its own."""
-    app = web.Application()
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
-
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", runner  # type: ignore[union-attr]
+env = web_support.env  # the service on loopback, per test
 
 
 def drawn_share(png: bytes) -> float:
@@ -105,7 +85,7 @@ def open_site(driver, url: str) -> dict:
 async def test_another_origin_embeds_dashboard_42_in_an_iframe_and_as_web_components(browser, env, db):
     dashboard = await share_of(db)  # the demo project's dashboard 42
     insight = await share_of(db, kind="insight", ref="1001")
-    outer, runner = await another_origin(f"""<!doctype html><html><head><meta charset="utf-8">
+    outer, runner = await web_support.another_origin(f"""<!doctype html><html><head><meta charset="utf-8">
 <script src="{env.base}/embed.js"></script></head><body style="margin:0;background:#fff">
 <iframe id="embed" src="{env.base}/embedded/{dashboard.token}" width="1200" height="880" style="border:0"></iframe>
 <posthog-insight id="insight" share="{insight.token}" theme="dark" style="width:700px"></posthog-insight>
@@ -142,7 +122,7 @@ async def test_script_in_posthog_words_is_text_in_the_web_component_too(browser,
     await posthog.start()
     try:
         made = await share_of(db, await standin_connection(db, posthog), ref="7")
-        outer, runner = await another_origin(f'''<!doctype html><script src="{env.base}/embed.js"></script>
+        outer, runner = await web_support.another_origin(f'''<!doctype html><script src="{env.base}/embed.js"></script>
 <posthog-dashboard id="hostile" share="{made.token}"></posthog-dashboard>''')
         try:
             flag, pwned, heading, text_tile = await asyncio.to_thread(open_hostile, browser, outer)

@@ -8,14 +8,13 @@ import asyncio
 import io
 
 import pytest
-from aiohttp import web
 from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import web_support
 from tests.standins.posthog_server import PostHogStandIn
-from tests.web_support import PAYLOAD_TITLE, hostile_dashboard, share_of, standin_connection, start
+from tests.web_support import PAYLOAD_TITLE, hostile_dashboard, share_of, standin_connection
 
 pytestmark = pytest.mark.browser
 READY_SECONDS = 60  # an upper bound on waiting, not a measure: the flag is polled
@@ -31,26 +30,7 @@ async def posthog():
     await server.stop()
 
 
-@pytest.fixture
-async def env(db):
-    env = await start(db)
-    yield env
-    await env.close()
-
-
-async def another_origin(html: str) -> tuple[str, web.AppRunner]:
-    """A plain site on its own loopback port: another origin than the service's."""
-    app = web.Application()
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
-
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", runner  # type: ignore[union-attr]
+env = web_support.env  # the service on loopback, per test
 
 
 def wait_ready(driver) -> object:
@@ -86,7 +66,7 @@ def open_embed(driver, url: str) -> tuple[object, object, int, bytes, list[str]]
 
 async def test_another_origin_embeds_dashboard_42_and_every_tile_draws(browser, env, db):
     made = await share_of(db)  # the demo project's dashboard 42
-    outer, runner = await another_origin(
+    outer, runner = await web_support.another_origin(
         f'<!doctype html><body style="margin:0;background:#fff"><iframe id="embed" '
         f'src="{env.base}/embedded/{made.token}" width="1200" height="880" style="border:0"></iframe></body>')
     try:
@@ -116,7 +96,7 @@ async def test_an_embed_restricted_to_other_origins_and_a_shared_page_are_not_fr
     plain = await share_of(db)
     seen = []
     for path in (f"/embedded/{limited.token}", f"/shared/{plain.token}"):
-        outer, runner = await another_origin(f'<iframe id="embed" src="{env.base}{path}"></iframe>')
+        outer, runner = await web_support.another_origin(f'<iframe id="embed" src="{env.base}{path}"></iframe>')
         try:
             seen.append(await asyncio.to_thread(frame_document, browser, outer))
         finally:

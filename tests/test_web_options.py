@@ -11,16 +11,12 @@ import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import web_support
-from tests.web_support import get, share_of, start
+from tests.web_support import get, share_of
 
 browser = web_support.browser  # one Chromium for the module
 
 
-@pytest.fixture
-async def env(db):
-    env = await start(db)
-    yield env
-    await env.close()
+env = web_support.env  # the service on loopback, per test
 
 
 def spec_of(body: str) -> dict:

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from core import shares
 from core.models import Share, utcnow
 from core.subscriptions import demo_connection
+from tests import web_support
 from tests.standins.posthog_server import PostHogStandIn
 from tests.web_support import PAYLOAD_TITLE, get, hostile_dashboard, share_of, standin_connection, start
 
@@ -38,11 +39,7 @@ async def posthog():
     await server.stop()
 
 
-@pytest.fixture
-async def env(db):
-    env = await start(db)
-    yield env
-    await env.close()
+env = web_support.env  # the service on loopback, per test
 
 
 # --- the page --------------------------------------------------------------------------------------------------

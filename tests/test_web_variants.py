@@ -13,17 +13,14 @@ from PIL import Image
 
 from core import shares
 from core.models import Share
-from tests.web_support import get, member_workspace, share_of, start, start_with_signin
+from tests import web_support
+from tests.web_support import get, member_workspace, share_of, start_with_signin
 from web import SHARE_SITE
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def env(db):
-    env = await start(db)
-    yield env
-    await env.close()
+env = web_support.env  # the service on loopback, per test
 
 
 async def fetch(env, path: str, **kwargs) -> tuple[int, dict, bytes]:

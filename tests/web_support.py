@@ -5,6 +5,7 @@ the Slack stand-in when asked), and one headless Chromium per test module."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -37,6 +38,30 @@ def hostile_dashboard(dashboard_id: int = 7) -> dict:
 
 async def start(db, **settings):
     return await start_api(db, **settings)
+
+
+@pytest.fixture
+async def env(db):
+    """The service's web application on loopback (see `start`), closed after the test."""
+    env = await start(db)
+    yield env
+    await env.close()
+
+
+async def another_origin(html: str) -> tuple[str, web.AppRunner]:
+    """A plain site serving `html` on its own loopback port (another origin than the service's), with no policy of
+    its own; returns its address and its runner (to clean up)."""
+    app = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", runner  # type: ignore[union-attr]
 
 
 async def start_with_signin(db, **settings):
