@@ -29,7 +29,8 @@ class ChartKind(StrEnum):
     FUNNEL = "funnel"  # funnel steps, optionally per breakdown
     FUNNEL_TIME = "funnel_time"  # time to convert: a histogram of conversion times
     RETENTION = "retention"  # cohort table
-    RETENTION_GRAPH = "retention_graph"  # retention as a line or bar per cohort (% still active per period)
+    RETENTION_GRAPH = "retention_graph"  # retention as a line or bar per cohort (% still active per period), and
+    # the cohort table below it when `Insight.retention_table` says so
     LIFECYCLE = "lifecycle"  # stacked bars of new/returning/resurrecting/dormant
     STICKINESS = "stickiness"  # line graph over "N days"
     PATHS = "paths"  # Sankey of step-to-step links
@@ -162,6 +163,8 @@ class Insight:
     funnel_layout: str = "vertical"  # PostHog's "vertical" = bars left to right; "horizontal" = top to bottom
     retention: list[RetentionRow] = field(default_factory=list)
     retention_period: str = "Day"
+    retention_table: bool = False  # a RETENTION_GRAPH with the cohort table below it (PostHog's insight view, or a
+    # dashboard tile set to show both)
     conversion_bins: list[tuple[float, int]] = field(default_factory=list)  # time to convert: (seconds, people)
     average_conversion_seconds: float | None = None
     overview: list[OverviewItem] = field(default_factory=list)

@@ -33,7 +33,7 @@ EXPECTED_KINDS = {
     "funnelLeftToRight": ChartKind.FUNNEL,
     "funnelTopToBottom": ChartKind.FUNNEL,
     "funnelTopToBottomBreakdown": ChartKind.FUNNEL,
-    "retention": ChartKind.RETENTION,
+    "retention": ChartKind.RETENTION_GRAPH,  # an insight shows its graph above the cohort table
     "lifecycle": ChartKind.LIFECYCLE,
     "stickiness": ChartKind.STICKINESS,
     "userPaths": ChartKind.PATHS,
@@ -796,15 +796,39 @@ def test_the_projects_base_currency_is_used_when_it_is_a_currency_code(given: ob
     assert dashboard.tiles[0].insight.formatting.currency == code
 
 
-@pytest.mark.parametrize(("retention_filter", "kind"), [
-    ({"period": "Week"}, ChartKind.RETENTION),
-    ({"period": "Week", "dashboardDisplay": "graph_only"}, ChartKind.RETENTION_GRAPH),  # a line by default
-    ({"period": "Week", "dashboardDisplay": "all"}, ChartKind.RETENTION_GRAPH),
-    ({"period": "Week", "dashboardDisplay": "table_only"}, ChartKind.RETENTION),
-    ({"period": "Week", "display": "ActionsBar"}, ChartKind.RETENTION_GRAPH),
-])
-def test_retention_is_a_graph_when_its_display_or_dashboard_display_says_so(retention_filter, kind) -> None:
+def _retention(retention_filter: dict, **query: object) -> dict:
     payload = copy.deepcopy(load_fixture("retention"))
-    payload["query"] = {"kind": "InsightVizNode", "source": {"kind": "RetentionQuery",
-                                                             "retentionFilter": retention_filter}}
-    assert normalize_insight(payload).kind is kind
+    payload["query"] = {"kind": "InsightVizNode", **query,
+                        "source": {"kind": "RetentionQuery", "retentionFilter": retention_filter}}
+    return payload
+
+
+def _shown(insight) -> str:
+    graph = insight.kind is ChartKind.RETENTION_GRAPH
+    return "both" if graph and insight.retention_table else "graph" if graph else "table"
+
+
+# PostHog's RetentionContainer: the insight shows its graph above the table whatever `dashboardDisplay` says; a
+# dashboard tile shows what `dashboardDisplay` says, the table when it says nothing (as before the option).
+@pytest.mark.parametrize(("retention_filter", "on_insight", "on_tile"), [
+    ({"period": "Week"}, "both", "table"),
+    ({"period": "Week", "display": "ActionsLineGraph"}, "both", "table"),
+    ({"period": "Week", "display": "ActionsBar"}, "both", "table"),
+    ({"period": "Week", "dashboardDisplay": "table_only"}, "both", "table"),
+    ({"period": "Week", "dashboardDisplay": "graph_only"}, "both", "graph"),  # a line by default
+    ({"period": "Week", "dashboardDisplay": "all"}, "both", "both"),
+    ({"period": "Week", "dashboardDisplay": ["all"]}, "both", "table"),  # not PostHog's: its default
+])
+def test_retention_shows_what_posthog_shows_on_the_insight_and_on_a_dashboard(retention_filter, on_insight,
+                                                                             on_tile) -> None:
+    payload = _retention(retention_filter)
+    assert _shown(normalize_insight(payload)) == on_insight
+    dashboard = normalize_dashboard({"id": 1, "name": "D", "tiles": [{"id": 1, "insight": payload, "layouts": {}}]})
+    assert _shown(dashboard.tiles[0].insight) == on_tile
+
+
+def test_retention_with_its_graph_hidden_shows_the_table_everywhere() -> None:
+    hidden = {"vizSpecificOptions": {"RETENTION": {"hideLineGraph": True}}}
+    payload = _retention({"period": "Week", "dashboardDisplay": "graph_only"}, **hidden)
+    assert _shown(normalize_insight(payload)) == "table"
+    assert _shown(normalize_insight(payload, on_dashboard=True)) == "table"  # never nothing at all

@@ -299,7 +299,7 @@ async def test_concurrent_requests_share_the_client(posthog_server: PostHogStand
     posthog_server.add_insight(retention)
     async with _client(posthog_server) as client:
         insights = await asyncio.gather(client.get_insight(51), client.get_insight(52))
-    assert [i.kind for i in insights] == [ChartKind.LINE, ChartKind.RETENTION]
+    assert [i.kind for i in insights] == [ChartKind.LINE, ChartKind.RETENTION_GRAPH]
 
 
 @pytest.mark.parametrize(

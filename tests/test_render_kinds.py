@@ -22,7 +22,7 @@ import pytest_asyncio
 from PIL import Image
 
 from core.settings import Settings
-from posthog_api import normalize_insight
+from posthog_api import normalize_dashboard, normalize_insight
 from posthog_api.content import ChartKind, Dashboard, Insight, Tile
 from render import Renderer
 from render.pages import dashboard_page, insight_page
@@ -41,7 +41,7 @@ EXPECTED = {
     "funnelTwelveSteps": ChartKind.FUNNEL,
     "lifecycleValuesOnSeries": ChartKind.LIFECYCLE,
     "retentionWeeklyGraph": ChartKind.RETENTION_GRAPH,
-    "retentionWeeklyTable": ChartKind.RETENTION,
+    "retentionWeeklyTable": ChartKind.RETENTION_GRAPH,  # an insight: its graph above its cohort table
     "sqlLineChart": ChartKind.LINE,
     "sqlTableAmounts": ChartKind.SQL_TABLE,
     "trendsCalendarHeatmap": ChartKind.CALENDAR_HEATMAP,
@@ -400,6 +400,67 @@ async def test_dashboard_tiles_show_all_their_data_or_say_what_they_left_out(ren
     assert "more rows in PostHog" in " ".join(events["notes"])
 
 
+RETENTION_PROBE = r"""
+const out = {};
+document.querySelectorAll("#export-root [data-tile]").forEach(tile => {
+  const plot = tile.querySelector(".js-plotly-plot");
+  const table = tile.querySelector("table.retention");
+  const box = el => el ? el.getBoundingClientRect() : null;
+  const [p, t] = [box(plot), box(table && table.closest(".table-wrap"))];
+  out[tile.dataset.tileName] = {
+    graph: !!plot, traces: plot ? plot.data.length : 0, graphHeight: p ? p.height : 0,
+    table: !!table, rows: tile.querySelectorAll("table.retention tbody tr:not([hidden])").length,
+    tableHeight: t ? t.height : 0, graphAbove: !!(p && t) && p.bottom <= t.top + 1,
+    notes: Array.from(tile.querySelectorAll("[data-fit-note]:not([hidden])")).map(el => el.textContent.trim()),
+    cut: tile.scrollHeight > tile.clientHeight + 1,
+  };
+});
+return [window.__exportReady, out];
+"""
+
+
+def _retention_shown(facts: dict[str, Any]) -> str:
+    return {(True, True): "both", (True, False): "graph", (False, True): "table"}[(facts["graph"], facts["table"])]
+
+
+@in_module_loop
+async def test_a_retention_insight_shows_its_graph_above_its_cohort_table(renderer: Renderer) -> None:
+    for name in ("retentionWeeklyTable", "retentionWeeklyGraph"):
+        await renderer.render_page(insight_page(load(name), 1000), scale=1)
+        assert renderer.pool is not None
+        (session,) = renderer.pool.sessions
+        ready, facts = await asyncio.to_thread(session.driver.execute_script, RETENTION_PROBE)
+        (picture,) = facts.values()
+        assert ready is True
+        assert _retention_shown(picture) == "both" and picture["graphAbove"], (name, picture)
+        assert picture["traces"] == 12 and picture["rows"] == 12 and picture["graphHeight"] > 200
+
+
+@in_module_loop
+async def test_a_retention_tile_shows_what_its_dashboard_display_says(renderer: Renderer) -> None:
+    displays = {"unset": None, "table_only": "table_only", "graph_only": "graph_only", "all": "all"}
+    tiles = []
+    for i, (title, display) in enumerate(displays.items()):
+        data = payload("retentionWeeklyTable")
+        data["id"], data["name"] = 700 + i, title
+        if display:
+            data["query"]["source"]["retentionFilter"]["dashboardDisplay"] = display
+        tiles.append({"id": i, "insight": data, "layouts": {"sm": {"x": 6 * (i % 2), "y": 6 * (i // 2), "w": 6,
+                                                                     "h": 6}}})
+    dashboard = normalize_dashboard({"id": 5, "name": "Retention tiles", "tiles": tiles})
+    await renderer.render_page(dashboard_page(dashboard, 1200), scale=1)
+    assert renderer.pool is not None
+    (session,) = renderer.pool.sessions
+    ready, facts = await asyncio.to_thread(session.driver.execute_script, RETENTION_PROBE)
+    assert ready is True
+    assert {name: _retention_shown(f) for name, f in facts.items()} == {
+        "unset": "table", "table_only": "table", "graph_only": "graph", "all": "both"}
+    both = facts["all"]
+    assert both["graphAbove"] and both["graphHeight"] > 100 and both["rows"] >= 1, both
+    assert both["rows"] + _more(both["notes"], "cohorts") == 12  # what does not fit is said, not cut
+    assert not any(f["cut"] for f in facts.values()), facts
+
+
 def test_cli_exits_3_naming_what_it_drew_as_an_unsupported_card(tmp_path: Path) -> None:
     odd = payload("trendsLineFormatted")
     odd["query"]["source"]["trendsFilter"]["display"] = "ActionsBoxPlot"  # a display we do not draw
@@ -469,7 +530,7 @@ SHARED_PICTURES = {
     "funnelLeftToRight": ("bar", "v"),
     "funnelTopToBottom": ("funnel_rows", ""),
     "funnelTopToBottomBreakdown": ("funnel_rows", ""),
-    "retention": ("retention", ""),
+    "retention": ("scatter", "lines"),  # normalized as an insight: its graph (above its cohort table)
     "dataTableHogQL": ("table", ""),
     "dataVisualizationHogQL": ("table", ""),
 }

@@ -71,7 +71,7 @@ def normalize_dashboard(
                 continue
             insight = normalize_insight(
                 insight_payload, base_url=base_url, project_id=project_id, date_override=override,
-                base_currency=base_currency,
+                base_currency=base_currency, on_dashboard=True,
             )
         body = card.get("body") if isinstance(card.get("body"), str) else None
         if insight is None and body is None:

@@ -72,10 +72,12 @@ def normalize_insight(
     project_id: int | None = None,
     date_override: tuple[object, object] | None = None,
     base_currency: str | None = None,
+    on_dashboard: bool = False,
 ) -> Insight:
     """One insight payload (GET /api/projects/{pid}/insights/{id}/) -> `Insight`. `date_override`: the
     (date_from, date_to) it was asked for with (`filters_override`), which its date range then says.
-    `base_currency`: the project's (its `base_currency`), in which PostHog shows currency values."""
+    `base_currency`: the project's (its `base_currency`), in which PostHog shows currency values.
+    `on_dashboard`: drawn as a dashboard tile, where PostHog shows some insights differently (retention)."""
     data, insight_id = identity(payload, "an insight")
     short_id = data.get("short_id") if isinstance(data.get("short_id"), str) else ""
     name = text(data.get("name")) or text(data.get("derived_name")) or UNTITLED
@@ -100,6 +102,7 @@ def normalize_insight(
     if spec.unsupported:
         insight.unsupported_reason = spec.unsupported
         return insight
+    spec.on_dashboard = on_dashboard
 
     insight.interval = spec.interval
     insight.time_zone = text(data.get("timezone"))

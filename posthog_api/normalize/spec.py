@@ -83,6 +83,7 @@ class Spec:
     colors_by_key: dict[str, str] = field(default_factory=dict)  # resultCustomizations by value: key -> colour
     colors_by_position: dict[int, str] = field(default_factory=dict)
     total_intervals: int | None = None  # retention: how many periods (cohorts) it shows
+    on_dashboard: bool = False  # drawn as a dashboard tile (PostHog's card view), not as the insight itself
     # (custom_name, name) of each series as defined (query `series`, legacy `filters.events`/`actions`) by its
     # order, in order: the names PostHog shows when a result does not carry them itself
     series_names: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Retention: the cohort table, shaded by the share of each cohort still active."""
+"""Retention: the cohort table, shaded by the share of each cohort still active, and PostHog's graph of it (alone,
+or above the table as PostHog shows an insight)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from .model import ChartView, InsightView, LegendItem, RetentionCell, RetentionR
 
 
 def retention(insight: Insight, view: InsightView, chart_width: int) -> None:
-    rows = insight.retention
-    if not rows:
+    if not insight.retention:
         charts.empty(view)
         return
+    view.body = "retention"
+    _table(insight, view)
+
+
+def _table(insight: Insight, view: InsightView) -> None:
+    """The cohort table into `view.retention`, and the width it needs to stay readable."""
+    rows = insight.retention
     periods = max(len(r.counts) for r in rows)
     columns = [f"{insight.retention_period} {i}" for i in range(periods)]
     out = []
@@ -35,13 +42,13 @@ def retention(insight: Insight, view: InsightView, chart_width: int) -> None:
                 )
             )
         out.append(RetentionRowView(row.label, row.date[:10], fmt.number(row.cohort_size), cells))
-    view.body = "retention"
     view.retention = RetentionView(columns, out)
     view.min_width = min(READABLE_MAX_WIDTH, 260 + 72 * periods)
 
 
 def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
-    """Retention as PostHog's line (or bar) graph: one trace per cohort, the share still active each period."""
+    """Retention as PostHog's line (or bar) graph: one trace per cohort, the share still active each period; with
+    `retention_table` the cohort table below it."""
     rows = [r for r in insight.retention if r.counts]
     if not rows:
         charts.empty(view)
@@ -72,3 +79,5 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
         layout |= {"barmode": "group", "bargap": 0.2}
     view.chart = ChartView(traces, layout, charts.chart_height(chart_width))
     view.legend = legend
+    if insight.retention_table:
+        _table(insight, view)
