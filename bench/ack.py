@@ -17,14 +17,16 @@ subscribe are acknowledged at once, then the list (what the person may see, whic
 subscription come through the response_url. Timed: from sending the request to its HTTP 200, which is Slack's
 acknowledgement (Slack shows the user an error after 3 s). Printed: median, p95, p99 and max per command; the
 baseline, measured the same way in the same run: GET /healthz, the same number of times at the same concurrency; and
-the goal (p99 at most 100 ms). The answers at the response_url and the subscriptions made are counted at the end
-(each `list` and each `subscribe` must answer there, each `subscribe` must make one subscription).
+the goal (p99 at most 100 ms). GET /healthz is also sent every 50 ms while the commands run: how long the event loop
+that answers Slack is busy with other work. The answers at the response_url and the subscriptions made are counted
+at the end (each `list` and each `subscribe` must answer there, each `subscribe` must make one subscription).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import shlex
@@ -164,6 +166,18 @@ def line(name: str, samples: list[Sample]) -> str:
             f"p99 {p99:7.1f} ms, max {max(ms):7.1f} ms ({len(samples)} sent, {failed} failed)")
 
 
+async def probe_loop(client: Client, stop: asyncio.Event, every: float = 0.05) -> list[Sample]:
+    """GET /healthz every `every` seconds until `stop`: how long the event loop that answers Slack is busy with
+    other work (the work each command continues after its acknowledgement, the scheduler, the renderer)."""
+    samples = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while not stop.is_set():
+            samples.append(await client.healthz(session))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+    return samples
+
+
 async def wait_until_serving(process, log_path: Path, base: str) -> None:
     deadline = time.monotonic() + START_SECONDS
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -189,6 +203,8 @@ async def main() -> int:
     parser.add_argument("--subscriptions", type=int, default=1000)
     parser.add_argument("--each", type=int, default=200, help="commands of each kind")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--asyncio-debug", action="store_true",
+                        help="run serve with PYTHONASYNCIODEBUG=1 and print what held its event loop over 100 ms")
     args = parser.parse_args()
     url = f"sqlite+aiosqlite:///{Path(args.sqlite).resolve()}" if args.sqlite else args.url
     command_line = shlex.join([".venv/bin/python", "bench/ack.py", *sys.argv[1:]])
@@ -209,7 +225,7 @@ async def main() -> int:
         "EMAIL_TRANSPORT": "smtp", "SMTP_HOST": addresses["smtp_host"], "SMTP_PORT": str(addresses["smtp_port"]),
         "SMTP_SECURITY": "none", "EMAIL_FROM": "PostHog Reports <reports@bench.example>",
         "RENDER_POOL_SIZE": "1", "LOG_LEVEL": "INFO", "SHUTDOWN_TIMEOUT_SECONDS": "10", "METRICS_PORT": "0",
-        "PUBLIC_URL": base,
+        "PUBLIC_URL": base, **({"PYTHONASYNCIODEBUG": "1"} if args.asyncio_debug else {}),
     }
     with log_path.open("wb") as out:
         serve = await asyncio.create_subprocess_exec(
@@ -222,7 +238,11 @@ async def main() -> int:
         # Warm-up, not counted: the first request of each kind loads what it needs.
         await run_all([lambda s, t=t: client.command(s, t) for t in COMMANDS] + [client.healthz], 1)
         texts = [t for _ in range(args.each) for t in COMMANDS]
+        loaded = asyncio.Event()
+        probing = asyncio.create_task(probe_loop(client, loaded))
         samples = await run_all([lambda s, t=t: client.command(s, t) for t in texts], args.concurrency)
+        loaded.set()
+        during = await probing
         baseline = await run_all([client.healthz] * args.each, args.concurrency)
         # The work after the ack (each subscribe makes a subscription and answers at the response_url) ends.
         async with aiohttp.ClientSession() as session:
@@ -252,6 +272,7 @@ async def main() -> int:
         print(line(f"/posthog {text}", [s for s in samples if s.what == text]))
     print(line("all commands", samples))
     print(line("baseline: GET /healthz", baseline))
+    print(line("GET /healthz during the commands", during))
     print(f"ratio all commands / baseline (medians): "
           f"{statistics.median(s.ms for s in acks) / statistics.median(s.ms for s in baseline if not s.problem):.1f}x")
     print(f"after the acks: {made} subscriptions made by {args.each + 1} subscribe commands; {stats['responses']} "
@@ -260,6 +281,11 @@ async def main() -> int:
     if problems:
         print(f"failures: {problems[:3]}")
     print(f"goal: p99 at most {GOAL_P99_MS} ms: {'OK' if worst <= GOAL_P99_MS else 'OVER'} ({worst:.1f} ms)")
+    if args.asyncio_debug:
+        held = [ln for ln in log_path.read_text(errors="replace").splitlines() if "Executing" in ln and " took " in ln]
+        print(f"event loop held over 100 ms (asyncio debug, which slows everything): {len(held)} times")
+        for ln in held[:15]:
+            print("  " + ln[-300:])
     print(f"serve's log: {log_path}{' (it had to be killed)' if killed else ''}")
     print("=" * 100)
     complete = made == args.each + 1 and stats["responses"] == 2 * (args.each + 1)

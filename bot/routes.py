@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -72,6 +73,18 @@ def add_routes(
             return web.Response(status=404, text="Installing from this page is not configured (SLACK_CLIENT_ID).")
         return await to_aiohttp_response(await bolt.oauth_flow.handle_callback(await to_bolt_request(request)))
 
+    async def open_slack_session(_app: web.Application) -> None:
+        # One connection pool for the Web API calls of every request (Bolt hands the app client's session to each
+        # request's client), instead of a new session, connection and handshake per call.
+        bolt.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=bolt.client.timeout))
+
+    async def close_slack_session(_app: web.Application) -> None:
+        session, bolt.client.session = bolt.client.session, None
+        if session is not None:
+            await session.close()
+
+    app.on_startup.append(open_slack_session)
+    app.on_cleanup.append(close_slack_session)
     app.router.add_post(EVENTS_PATH, events)
     app.router.add_get(INSTALL_PATH, install)
     app.router.add_get(REDIRECT_PATH, oauth_redirect)

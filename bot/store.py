@@ -35,6 +35,11 @@ async def list_subscriptions(
     )
     if channel_id is not None:
         query = query.where(or_(Subscription.slack_channel_id == channel_id, Subscription.target_type == "email"))
+    if not viewer.is_admin:
+        # Only read what can_see may show: a member who is no admin sees no one else's email subscription (a
+        # workspace's hundreds of them are not loaded for every `list`). can_see below stays the rule.
+        query = query.where(or_(Subscription.target_type != "email",
+                                Subscription.created_by_slack_user == (viewer.slack_user or "")))
     rows = (await session.scalars(query.order_by(Subscription.id))).all()
     return [s for s in rows if can_see(s, viewer)]
 
