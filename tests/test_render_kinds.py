@@ -118,6 +118,21 @@ def test_retention_as_a_bar_graph_draws_grouped_bars_of_percentages() -> None:
     assert chart.layout["barmode"] == "group" and chart.data[0]["y"][0] == 100.0
 
 
+def test_a_retention_graph_draws_no_line_for_a_cohort_of_nobody() -> None:
+    data = payload("retentionWeeklyTable")
+    for cohort in data["result"][:3]:
+        for value in cohort["values"]:
+            value["count"] = 0
+    view = build_view(normalize_insight(data), 950)
+    assert view.chart is not None and len(view.chart.data) == 9  # not three flat lines at 0%
+    assert view.retention is not None and len(view.retention.rows) == 12  # the table still lists them
+    for cohort in data["result"]:
+        for value in cohort["values"]:
+            value["count"] = 0
+    nobody = build_view(normalize_insight(data), 950)
+    assert nobody.body == "retention" and nobody.chart is None and nobody.retention is not None
+
+
 def test_currency_values_are_in_the_projects_base_currency() -> None:
     euros = build_view(normalize_insight(payload("trendsCurrencyLog"), base_currency="eur"), 950).chart
     dollars = build_view(load("trendsCurrencyLog"), 950).chart  # a project that did not say: PostHog's USD

@@ -48,10 +48,13 @@ def _table(insight: Insight, view: InsightView) -> None:
 
 def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
     """Retention as PostHog's line (or bar) graph: one trace per cohort, the share still active each period; with
-    `retention_table` the cohort table below it."""
-    rows = [r for r in insight.retention if r.counts]
+    `retention_table` the cohort table below it. A cohort of nobody has no share to draw: the table says it."""
+    rows = [r for r in insight.retention if r.counts and r.cohort_size]
     if not rows:
-        charts.empty(view)
+        if insight.retention_table:
+            retention(insight, view, chart_width)
+        else:
+            charts.empty(view)
         return
     periods = max(len(r.counts) for r in rows)
     labels = [f"{insight.retention_period} {i}" for i in range(periods)]
@@ -60,7 +63,7 @@ def graph(insight: Insight, view: InsightView, chart_width: int) -> None:
     traces, legend, values = [], [], []
     for index, row in enumerate(rows):
         color = color_at(index)
-        shares = [round(100 * c / row.cohort_size, 1) if row.cohort_size else 0.0 for c in row.counts]
+        shares = [round(100 * c / row.cohort_size, 1) for c in row.counts]
         values += shares
         trace = {"x": list(range(len(shares))), "y": shares, "name": fmt.plotly_text(row.label)}
         if bars:
