@@ -49,7 +49,7 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     bot.add_routes(app, database=database, settings=settings, renderer_factory=renderer_factory, limits=limits)
     api.add_routes(app, database, settings, limits=limits)
     # Share links, embeds, the signed-in viewer and the landing page; `.png` forms borrow the service's renderer.
-    add_share_pages(app, database, settings, renderer_factory=renderer_factory)
+    add_share_pages(app, database, settings, renderer_factory=renderer_factory, limits=limits)
     return app
 
 

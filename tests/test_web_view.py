@@ -170,3 +170,20 @@ async def test_in_chromium_view_dashboard_42_signs_in_with_slack_then_draws(brow
     where, flag, tiles = await asyncio.to_thread(open_view, browser, env.base + "/view/dashboard/42")
     assert flag is True and tiles == 0  # the "not found" page (its title), and no dashboard
     assert re.search(r"was not found", browser.page_source)
+
+
+async def test_a_members_new_images_count_as_previews_and_a_cached_one_does_not(db):
+    env = await start_with_signin(db, rate_limits_per_user={"preview": 1})
+    try:
+        await member_workspace(env, "T1")
+        env.slack.sign_in_as("T1", "U1")
+        cookies, _, _, _ = await sign_in(env, "/view/insight/1001")
+        session = {"Cookie": f"posthog_exports_session={cookies['posthog_exports_session']}"}
+        for _ in range(2):  # drawn once, then the same image from the cache
+            async with env.http.get(env.base + "/view/insight/1001.png?width=600", headers=session) as response:
+                assert response.status == 200 and response.content_type == "image/png"
+                assert (await response.read()).startswith(b"\x89PNG")
+        status, headers, body = await get(env, "/view/insight/1001.png?width=700", headers=session)
+        assert status == 429 and int(headers["Retry-After"]) >= 1 and "Try again in" in body
+    finally:
+        await env.close()

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.db import Database
+from core.limits import RateLimited, RateLimiter
 from core.models import PostHogConnection, SlackWorkspace
 from core.settings import Settings
 from posthog_api import Dashboard, Insight, PostHogNotFound, fetch
@@ -34,11 +35,14 @@ _REF = {"dashboard": re.compile(r"[0-9]{1,18}"), "insight": re.compile(r"[A-Za-z
 
 
 class Viewer:
-    def __init__(self, database: Database, settings: Settings, cache: ContentCache, images: Images) -> None:
+    def __init__(self, database: Database, settings: Settings, cache: ContentCache, images: Images,
+                 limits: RateLimiter | None = None) -> None:
         self.database = database
         self.settings = settings
         self.cache = cache
         self.images = images
+        # Images take the browser pool: a member's new ones count as previews, as in Slack and the API.
+        self.limits = limits
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(VIEW + "/{kind}/{ref}", self.page)
@@ -53,8 +57,18 @@ class Viewer:
         if variant == "json":
             return download(json.dumps(normalized(content), allow_nan=False).encode(), "application/json")
         if variant == "png":
+            viewer = signin.current_viewer(request, self.settings)
+
+            async def draw() -> bytes:
+                if self.limits is not None and viewer is not None:
+                    self.limits.take("preview", workspace=viewer.team_id, user=viewer.user_id)
+                return await self.images.png(content, options)
+
             try:
-                png = await once(entry.derived, ("png", options.key()), lambda: self.images.png(content, options))
+                png = await once(entry.derived, ("png", options.key()), draw)
+            except RateLimited as exc:
+                page = small_page("too_many_images.html", seconds=exc.retry_after)
+                return small_response(page, status=429, headers={"Retry-After": str(exc.retry_after)})
             except Exception as exc:  # noqa: BLE001 - the reason goes to the log, the viewer gets a plain answer
                 log.warning("view %s: no image: %s", request.path, exc)
                 return small_response(small_page("unavailable.html"), status=503)
