@@ -15,6 +15,7 @@ from aiohttp import web
 
 from posthog_api import Dashboard, Insight
 from render import ExporterPage, PageOptions, dashboard_page, document_html, insight_page
+from render.pages import NARROW_DASHBOARD
 
 from .options import ViewOptions
 
@@ -45,8 +46,10 @@ def exporter_document(content: Insight | Dashboard, options: ViewOptions, *, ins
     """The exporter page of `content` as a whole document, drawn live by exporter.js. `brand`: a line saying
     where the page comes from (not on embeds, nor with `whitelabel`)."""
     document = document_html(exporter_page(content, options, insight_width=insight_width))
-    # Our own script (allowed by script-src 'self'): the page scales down to fit a narrower window.
-    head, tail = ['<script src="/web/static/fit.js"></script>'], []
+    # Our own script (allowed by script-src 'self'): the page scales down to fit a narrower window, and a
+    # dashboard laid out for the default width is laid out again, one column as PostHog has it, on a small screen.
+    reflow = f' data-reflow-below="{NARROW_DASHBOARD}"' if isinstance(content, Dashboard) and not options.width else ""
+    head, tail = [f'<script src="/web/static/fit.js"{reflow}></script>'], []
     styles = [_HIDE_HEADER if options.no_header else "", "" if options.legend else _HIDE_LEGEND,
               _BRAND if brand and not options.whitelabel else ""]
     if any(styles):
