@@ -150,6 +150,22 @@ async def test_a_password_protected_link_asks_first_and_refuses_a_wrong_one(env,
     assert (await get(env, f"/shared/{other.token}", headers=stolen))[0] == 401
 
 
+async def test_over_https_an_embeds_password_cookie_is_sent_inside_other_sites_iframes(db):
+    env = await start(db, public_url="https://exports.acme.com")
+    try:
+        made = await share_of(db, password="correct horse")
+        given = {}
+        for kind in ("embedded", "shared"):
+            async with env.http.post(f"{env.base}/{kind}/{made.token}", data={"password": "correct horse"},
+                                     allow_redirects=False) as response:
+                assert response.status == 303
+                given[kind] = response.headers.getall("Set-Cookie")
+        assert all("SameSite=None" in c and "Secure" in c and "Partitioned" in c for c in given["embedded"])
+        assert all("SameSite=Lax" in c and "Secure" in c and "Partitioned" not in c for c in given["shared"])
+    finally:
+        await env.close()
+
+
 # --- PostHog is asked once -------------------------------------------------------------------------------------
 
 

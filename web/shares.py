@@ -189,14 +189,18 @@ class ShareSite:
         response = web.HTTPSeeOther(request.path_qs)
         cookie = sign(ACCESS, f"{found.id}\n{_fingerprint(found)}\n{int(time.time()) + ACCESS_SECONDS}",
                       settings=self.settings)
+        # An embed lives in another site's iframe, where browsers send only cookies marked SameSite=None (and
+        # Secure, so only over https), kept apart per embedding site (Partitioned).
+        secure = self.settings.public_url.startswith("https")
+        cross_site = secure and request.path.startswith(EMBEDDED + "/")
         # The page and its other forms, and no other share's.
         for path in (request.path, *(f"{request.path}.{variant}" for variant in VARIANTS)):
             jar = SimpleCookie()
             jar[_cookie_name(found)] = cookie
             morsel = jar[_cookie_name(found)]
-            morsel.update({"path": path, "max-age": str(ACCESS_SECONDS), "httponly": True, "samesite": "Lax",
-                           "secure": self.settings.public_url.startswith("https")})
-            response.headers.add("Set-Cookie", morsel.OutputString())
+            morsel.update({"path": path, "max-age": str(ACCESS_SECONDS), "httponly": True,
+                           "samesite": "None" if cross_site else "Lax", "secure": secure})
+            response.headers.add("Set-Cookie", morsel.OutputString() + ("; Partitioned" if cross_site else ""))
         raise response
 
     def _options(self, request: web.Request) -> ViewOptions:
