@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from core import metrics
@@ -317,14 +317,13 @@ class Pipeline:
         metrics.DELIVERY_TARGETS.labels(target.kind, "sent" if outcome.sent else "failed").inc()
 
     async def _record_target(self, target: DeliveryTarget, outcome: Outcome) -> None:
+        values = {"attempts": DeliveryTarget.attempts + 1, "status": "sent" if outcome.sent else "failed",
+                  "error": outcome.error, "external_id": outcome.external_id}
+        if outcome.sent:
+            values["sent_at"] = self.clock()
+        # One statement, committed at once: a sent message is on record before anything else happens.
         async with self.database.transaction() as session:
-            row = await session.get(DeliveryTarget, target.id)
-            row.attempts += 1
-            row.status = "sent" if outcome.sent else "failed"
-            row.error = outcome.error
-            row.external_id = outcome.external_id
-            if outcome.sent:
-                row.sent_at = self.clock()
+            await session.execute(update(DeliveryTarget).where(DeliveryTarget.id == target.id).values(**values))
 
     # --- finishing ---------------------------------------------------------------------------------------
 
@@ -346,15 +345,19 @@ class Pipeline:
         now = self.clock()
         paused: list[tuple[Subscription, str]] = []
         async with self.database.transaction() as session:
+            deliveries = await _by_id(session, Delivery, [job.delivery_id for job in jobs],
+                                      selectinload(Delivery.targets))
+            subscriptions = await _by_id(session, Subscription, [job.subscription.id for job in jobs])
             for job in jobs:
-                delivery = await session.get(Delivery, job.delivery_id, options=[selectinload(Delivery.targets)])
+                delivery, subscription = deliveries.get(job.delivery_id), subscriptions.get(job.subscription.id)
+                if delivery is None or subscription is None:
+                    continue  # deleted with its subscription during the run: nothing left to finish
                 if self.worker_id is not None and delivery.claimed_by != self.worker_id:
                     # Taken over after this process's lease lapsed (or released on shutdown): its new owner
                     # sends what is left and finishes it.
                     log.warning("delivery %s is no longer ours (now %s); not finishing it", delivery.id,
                                 delivery.claimed_by)
                     continue
-                subscription = await session.get(Subscription, job.subscription.id)
                 statuses = [t.status for t in delivery.targets]
                 errors = sorted({o.error for o in job.outcomes.values() if o.error})
                 if statuses and all(s == "sent" for s in statuses):
@@ -383,3 +386,14 @@ class Pipeline:
                 if reason and pause(subscription, reason):
                     paused.append((subscription, reason))
         return paused
+
+
+async def _by_id(session, model, ids: list[int], *options) -> dict[int, Any]:
+    """Rows of `model` by id, loaded a few hundred at a time (not one query per row)."""
+    found: dict[int, Any] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = await session.scalars(select(model).where(model.id.in_(chunk)).options(*options))
+        found.update({row.id: row for row in rows})
+    return found
