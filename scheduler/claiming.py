@@ -13,18 +13,19 @@ of waiting for each other. SQLite has a single writer; the unique delivery key s
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.models import Delivery, DeliveryTarget, Subscription
 from core.schedules import Schedule, ScheduleError
-from core.subscriptions import pause, schedule_of
+from core.subscriptions import SCHEDULE_FIELDS, pause, schedule_of
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,18 @@ def _lock(statement, session: AsyncSession):
     return statement
 
 
-def targets_for(subscription: Subscription) -> list[DeliveryTarget]:
+def _target_addresses(subscription: Subscription) -> list[tuple[str, str]]:
     if subscription.target_type == "slack":
-        return [DeliveryTarget(kind="slack", address=subscription.slack_channel_id or "")]
+        return [("slack", subscription.slack_channel_id or "")]
     # A recipient listed twice gets one email (and one target row: the pair is unique per delivery).
     addresses: dict[str, str] = {}
     for address in subscription.email_recipients:
         addresses.setdefault(address.casefold(), address)
-    return [DeliveryTarget(kind="email", address=address) for address in addresses.values()]
+    return [("email", address) for address in addresses.values()]
+
+
+def targets_for(subscription: Subscription) -> list[DeliveryTarget]:
+    return [DeliveryTarget(kind=kind, address=address) for kind, address in _target_addresses(subscription)]
 
 
 @dataclass
@@ -103,47 +108,61 @@ async def _recorded_occurrences(session: AsyncSession, subscriptions: list[Subsc
     return recorded
 
 
-def _claim_occurrences(session: AsyncSession, subscription: Subscription, now: datetime, policy: ClaimPolicy,
-                       recorded: set[datetime]):
-    """Turn a due subscription into deliveries: the latest missed occurrence is sent, older ones skipped."""
+@dataclass
+class _Claimed:
+    """What a claim records for one due subscription (as column values, inserted for the whole batch at once)."""
+
+    deliveries: list[dict]  # the skipped occurrences, then the one sent (status "running"), if any
+    targets: list[tuple[str, str]]  # (kind, address) of the delivery sent
+    next_delivery_at: datetime | None
+
+
+def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimPolicy, recorded: set[datetime],
+                       plans: dict[tuple, tuple[_Plan, datetime | None]]) -> _Claimed | None:
+    """What to record for a due subscription: the latest missed occurrence is sent, older ones skipped. None when
+    its schedule can no longer be used (it is paused instead). `plans` keeps the batch's plans by schedule and due
+    time: the due subscriptions of a minute share a few schedules, each worked out once."""
+    key = (*(tuple(v) if isinstance(v, list) else v for v in (getattr(subscription, f) for f in SCHEDULE_FIELDS)),
+           subscription.next_delivery_at)
     try:
-        schedule = schedule_of(subscription)
+        if key not in plans:
+            schedule = schedule_of(subscription)
+            # Strictly after now: never one send per missed occurrence.
+            plans[key] = (_plan(schedule, subscription.next_delivery_at, now, policy.grace), schedule.next_after(now))
     except ScheduleError as exc:
         # A schedule that no longer validates (a time zone this host no longer knows...) must not block the
         # others: the subscription is paused with the reason, for its owner to fix.
         pause(subscription, f"Its schedule can no longer be used: {exc}")
         log.warning("subscription %s paused: %s", subscription.id, exc, extra={"subscription_id": subscription.id})
         return None
-    plan = _plan(schedule, subscription.next_delivery_at, now, policy.grace)
+    plan, next_delivery_at = plans[key]
     # Occurrences already recorded (a "Send now" at the same instant, a clock step back) are not recorded again.
+    rows = []
     for index, moment in enumerate(plan.skipped):
         if moment in recorded:
             continue
         reason = f"missed while the service was down ({_duration(now - moment)} late)"
         if index == len(plan.skipped) - 1 and plan.not_recorded:
             reason += f"; {plan.not_recorded} later occurrences were missed too"
-        session.add(Delivery(
-            subscription_id=subscription.id, scheduled_for=moment, trigger="catch_up", status="skipped",
-            created_at=now, finished_at=now, error=reason,
-        ))
-    claimed = None
+        rows.append(_delivery_row(subscription.id, moment, trigger="catch_up", status="skipped", created_at=now,
+                                  finished_at=now, error=reason))
+    targets = []
     if plan.send is not None and plan.send not in recorded:
-        claimed = Delivery(
-            subscription_id=subscription.id,
-            scheduled_for=plan.send,
+        rows.append(_delivery_row(
+            subscription.id, plan.send,
             trigger="catch_up" if plan.skipped or plan.send != subscription.next_delivery_at else "schedule",
-            status="running",
-            created_at=now,
-            claimed_by=policy.worker_id,
-            lease_expires_at=now + policy.lease,
-            attempts=1,
-            started_at=now,
-            targets=targets_for(subscription),
-        )
-        session.add(claimed)
-    # Strictly after now: never one send per missed occurrence.
-    subscription.next_delivery_at = schedule.next_after(now)
-    return claimed
+            status="running", created_at=now, claimed_by=policy.worker_id, lease_expires_at=now + policy.lease,
+            attempts=1, started_at=now,
+        ))
+        targets = _target_addresses(subscription)
+    return _Claimed(rows, targets, next_delivery_at)
+
+
+def _delivery_row(subscription_id: int, scheduled_for: datetime, **values) -> dict:
+    """Every column a claim sets, in one shape for the whole batch (one INSERT for all)."""
+    return {"subscription_id": subscription_id, "scheduled_for": scheduled_for, "claimed_by": None,
+            "lease_expires_at": None, "attempts": 0, "started_at": None, "finished_at": None, "error": None,
+            **values}
 
 
 def _duration(delta: timedelta) -> str:
@@ -172,24 +191,50 @@ async def claim_due_subscriptions(database: Database, now: datetime, policy: Cla
         async with session.begin():
             statement = due_subscriptions(now, policy.batch)
             subscriptions = (await session.scalars(_lock(statement, session))).all()
+            moved: list[dict] = []  # each claimed subscription's next occurrence
             recorded = await _recorded_occurrences(session, list(subscriptions), now)
-            deliveries = []
-            # Everything is recorded by the one flush below (a few statements for the batch), not row by row.
+            plans: dict[tuple, tuple[_Plan, datetime | None]] = {}
+            claims: list[_Claimed] = []
             with session.no_autoflush:
                 for subscription in subscriptions:
-                    delivery = _claim_occurrences(session, subscription, now, policy,
-                                                  recorded.get(subscription.id, set()))
-                    if delivery is not None:
-                        deliveries.append(delivery)
+                    claim = _claim_occurrences(subscription, now, policy, recorded.get(subscription.id, set()),
+                                               plans)
+                    if claim is not None:
+                        claims.append(claim)
+                        moved.append({"id": subscription.id, "next_delivery_at": claim.next_delivery_at})
             try:
-                await session.flush()
+                # The batch in a few statements (executemany), not an ORM object and an UPDATE per row.
+                sent = await _insert_deliveries(session, claims)
+                if moved:
+                    await session.execute(update(Subscription), moved)
+                await session.flush()  # the subscriptions paused above, with their audit record
             except IntegrityError:
                 # Only when another process recorded one of these occurrences in the same instant (SQLite has
                 # no row locks); the next tick claims what is left.
                 log.warning("due subscriptions were claimed concurrently; retrying at the next tick")
                 await session.rollback()
                 return []
-            return [delivery.id for delivery in deliveries]
+            return sent
+
+
+async def _insert_deliveries(session: AsyncSession, claims: list[_Claimed]) -> list[int]:
+    """Insert the claims' deliveries and the targets of those sent; the ids of the sent ones, in batch order."""
+    rows = [row for claim in claims for row in claim.deliveries]
+    if not rows:
+        return []
+    inserted = (await session.execute(
+        insert(Delivery).returning(Delivery.id, Delivery.status, sort_by_parameter_order=True), rows
+    )).all()
+    sent, targets, returned = [], [], iter(inserted)
+    for claim in claims:
+        for delivery_id, status in itertools.islice(returned, len(claim.deliveries)):
+            if status == "running":
+                sent.append(delivery_id)
+                targets += [{"delivery_id": delivery_id, "kind": kind, "address": address}
+                            for kind, address in claim.targets]
+    if targets:
+        await session.execute(insert(DeliveryTarget), targets)
+    return sent
 
 
 async def claim_pending_and_expired(
