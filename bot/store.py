@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Delivery, DeliveryTarget, ExportedAsset, PostHogConnection, SlackWorkspace, Subscription
-from core.subscriptions import Viewer, can_see, find_subscription
+from core.subscriptions import Viewer, can_see, find_subscription, may_see
 from posthog_api import connections_of, find_connection
 
 
@@ -35,11 +35,9 @@ async def list_subscriptions(
     )
     if channel_id is not None:
         query = query.where(or_(Subscription.slack_channel_id == channel_id, Subscription.target_type == "email"))
-    if not viewer.is_admin:
-        # Only read what can_see may show: a member who is no admin sees no one else's email subscription (a
-        # workspace's hundreds of them are not loaded for every `list`). can_see below stays the rule.
-        query = query.where(or_(Subscription.target_type != "email",
-                                Subscription.created_by_slack_user == (viewer.slack_user or "")))
+    # Only what the member may see is read (a workspace's hundreds of email subscriptions are not loaded for
+    # every `list`); can_see decides each row.
+    query = query.where(may_see(viewer))
     rows = (await session.scalars(query.order_by(Subscription.id))).all()
     return [s for s in rows if can_see(s, viewer)]
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.date_ranges import DateRange, split_date_range
@@ -195,6 +195,14 @@ def can_see(subscription: Subscription, viewer: Viewer) -> bool:
         return False
     channel = subscription.slack_channel_id or ""
     return channel not in viewer.private_channels or channel in viewer.member_of
+
+
+def may_see(viewer: Viewer):
+    """The part of `can_see` a query can apply (so that a list never loads what it may not show): a member who
+    is no admin sees no one else's email subscription. `can_see` still decides each row."""
+    if viewer.is_admin:
+        return true()
+    return or_(Subscription.target_type != "email", Subscription.created_by_slack_user == (viewer.slack_user or ""))
 
 
 # --- email recipients --------------------------------------------------------------------------------------
