@@ -12,6 +12,7 @@ import asyncio
 import base64
 import concurrent.futures
 import ctypes
+import json
 import logging
 import os
 import queue
@@ -368,13 +369,19 @@ class BrowserSession:
                 {"width": width, "height": 900, "deviceScaleFactor": scale, "mobile": False},
             )
             self._metrics = (width, scale)
-        # Most pages are drawn within the first long-poll: start, wait and measure in one round trip.
+        # Most pages are drawn within the first long-poll: fetch the spec, draw, wait and measure in one DevTools
+        # call (cheaper than WebDriver's script wrapper).
         started = time.monotonic()
-        first = self.driver.execute_async_script(
-            "window.exporter.run(arguments[0], arguments[1]).then(arguments[arguments.length - 1]);",
-            spec_url, WAIT_SLICE_MS,
-        )
-        flag, size = first["flag"], first["size"]
+        answer = self.cdp("Runtime.evaluate", {
+            "expression": f"window.exporter.run({json.dumps(spec_url)}, {WAIT_SLICE_MS})",
+            "awaitPromise": True,
+            "returnByValue": True,
+        })
+        if "exceptionDetails" in answer:  # no exporter on the page: the shell is gone, this session is replaced
+            details = answer["exceptionDetails"]
+            raise WebDriverException(f"the shell page did not draw: {details.get('text', '')} "
+                                     f"{details.get('exception', {}).get('description', '')}".strip())
+        flag, size = answer["result"]["value"]["flag"], answer["result"]["value"]["size"]
         if flag is False:
             flag = self._wait_ready(max(0.0, timeout - (time.monotonic() - started)))
             size = self.driver.execute_script("return window.exporter.measure()")
