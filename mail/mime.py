@@ -2,8 +2,8 @@
 
 The same chart goes to every recipient of a run, so each PNG is base64-encoded once (C speed, cached) instead of
 once per recipient by the email package's line-by-line encoder, and serialization writes the encoded image in
-one piece instead of line by line; boundaries are chosen, not searched for. The messages are standard `EmailMessage` objects either way: `as_bytes()`
-gives the same bytes, only slower.
+one piece instead of line by line; boundaries are chosen, not searched for. The messages are standard
+`EmailMessage` objects either way: `as_bytes()` gives the same bytes, only slower.
 """
 
 from __future__ import annotations

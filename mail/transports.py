@@ -20,7 +20,10 @@ import aiosmtplib
 
 from core.models import utcnow
 from core.settings import Settings
+from mail import smtp_wire
 from mail.mime import message_bytes
+
+smtp_wire.install()  # aiosmtplib's regular expressions over each megabyte-long message, done at C speed
 
 
 class SendError(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mail import SmtpTransport, send_reports
 from tests.standins.smtp_server import SmtpServer
@@ -144,3 +146,30 @@ async def test_runs_at_once_each_keep_their_own_connections(smtp_server: SmtpSer
         [outcome] = await first.send([as_delivery])  # after the second run closed its own connections
         assert outcome.sent, outcome.error
     assert len(smtp_server.messages) == 2
+
+
+@given(st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b".", b"..", b"a", b"=", b" ", b"\x00"]), max_size=40))
+def test_the_fast_wire_preparation_gives_aiosmtplibs_own_bytes(parts: list[bytes]) -> None:
+    from mail import smtp_wire
+
+    message = b"".join(parts)
+    normalize, period = smtp_wire.ORIGINAL
+    assert smtp_wire.crlf_lines(message) == normalize(message)
+    ready = normalize(message)
+    assert smtp_wire.DotStuffing.sub(b"..", ready) == period.sub(b"..", ready)
+
+
+async def test_lines_that_start_with_a_dot_arrive_as_written(smtp_server: SmtpServer) -> None:
+    from email.message import EmailMessage
+
+    body = ".hidden\n..two dots\n.\nafter a line that is one dot\n"
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "reports@example.com", "ana@example.com", "Dots"
+    message.set_content(body, cte="7bit")
+    transport = SmtpTransport(smtp_settings(smtp_server))
+    try:
+        await transport.send(message, "ana@example.com")
+    finally:
+        await transport.close()
+    [received] = smtp_server.messages
+    assert received.parsed().get_content().replace("\r\n", "\n") == body  # a lone "." did not end it early
