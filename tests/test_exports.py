@@ -50,7 +50,8 @@ async def announced_assets(db, timeout: float = 30.0) -> list[ExportedAsset]:
         if rows and all(row.notified_at is not None for row in rows):
             return rows
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"exports not recorded as announced within {timeout:g}s: {[(r.id, r.status) for r in rows]}")
+            seen = [(row.id, row.status) for row in rows]
+            raise AssertionError(f"exports not recorded as announced within {timeout:g}s: {seen}")
         await asyncio.sleep(0.05)
 
 

@@ -94,7 +94,8 @@ def stacked(driver, url: str, width: int) -> dict:
         WebDriverWait(driver, 60, poll_frequency=0.05).until(
             lambda d: d.execute_script("return window.__exportReady && document.documentElement.dataset.fit"))
         return driver.execute_script("""return {url: location.href,
-            lefts: [...new Set([...document.querySelectorAll('[data-tile]')].map(t => Math.round(t.getBoundingClientRect().left)))],
+            lefts: [...new Set([...document.querySelectorAll('[data-tile]')]
+                .map(t => Math.round(t.getBoundingClientRect().left)))],
             tiles: document.querySelectorAll('[data-tile]').length,
             sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth}""")
     finally:
