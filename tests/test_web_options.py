@@ -64,29 +64,8 @@ async def test_in_chromium_the_options_hide_what_they_name(browser, env, db):
     assert bare["background"] != plain["background"]
 
 
-def fitted(driver, url: str, width: int) -> dict:
-    before = driver.get_window_size()
-    driver.set_window_size(width, 900)
-    try:
-        driver.get(url)
-        WebDriverWait(driver, 60, poll_frequency=0.05).until(
-            lambda d: d.execute_script("return window.__exportReady && document.documentElement.dataset.fit"))
-        return driver.execute_script("""return {fit: Number(document.documentElement.dataset.fit),
-            sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth}""")
-    finally:
-        driver.set_window_size(before["width"], before["height"])
-
-
-@pytest.mark.browser
-async def test_in_chromium_a_dashboard_in_a_narrow_window_is_scaled_to_fit_and_a_wide_one_is_not(browser, env, db):
-    made = await share_of(db)
-    narrow = await asyncio.to_thread(fitted, browser, f"{env.base}/embedded/{made.token}", 700)
-    assert 0.3 < narrow["fit"] < 0.7 and narrow["sideways"] <= 1  # the 1200 px grid, scaled; no sideways scroll
-    wide = await asyncio.to_thread(fitted, browser, f"{env.base}/embedded/{made.token}", 1400)
-    assert wide["fit"] == 1
-
-
-def stacked(driver, url: str, width: int) -> dict:
+def in_window(driver, url: str, width: int) -> dict:
+    """The page at `url` drawn in a window `width` px wide: how it was fitted and laid out."""
     before = driver.get_window_size()
     driver.set_window_size(width, 900)
     try:
@@ -94,6 +73,7 @@ def stacked(driver, url: str, width: int) -> dict:
         WebDriverWait(driver, 60, poll_frequency=0.05).until(
             lambda d: d.execute_script("return window.__exportReady && document.documentElement.dataset.fit"))
         return driver.execute_script("""return {url: location.href,
+            fit: Number(document.documentElement.dataset.fit),
             lefts: [...new Set([...document.querySelectorAll('[data-tile]')]
                 .map(t => Math.round(t.getBoundingClientRect().left)))],
             tiles: document.querySelectorAll('[data-tile]').length,
@@ -103,10 +83,19 @@ def stacked(driver, url: str, width: int) -> dict:
 
 
 @pytest.mark.browser
+async def test_in_chromium_a_dashboard_in_a_narrow_window_is_scaled_to_fit_and_a_wide_one_is_not(browser, env, db):
+    made = await share_of(db)
+    narrow = await asyncio.to_thread(in_window, browser, f"{env.base}/embedded/{made.token}", 700)
+    assert 0.3 < narrow["fit"] < 0.7 and narrow["sideways"] <= 1  # the 1200 px grid, scaled; no sideways scroll
+    wide = await asyncio.to_thread(in_window, browser, f"{env.base}/embedded/{made.token}", 1400)
+    assert wide["fit"] == 1
+
+
+@pytest.mark.browser
 async def test_in_chromium_a_dashboard_on_a_small_screen_is_laid_out_again_in_one_column(browser, env, db):
     made = await share_of(db)
-    phone = await asyncio.to_thread(stacked, browser, f"{env.base}/embedded/{made.token}", 480)
+    phone = await asyncio.to_thread(in_window, browser, f"{env.base}/embedded/{made.token}", 480)
     assert "width=" in phone["url"] and phone["tiles"] > 3
     assert len(phone["lefts"]) == 1 and phone["sideways"] <= 1  # every tile in one column, nothing sideways
-    chosen = await asyncio.to_thread(stacked, browser, f"{env.base}/embedded/{made.token}?width=1200", 480)
+    chosen = await asyncio.to_thread(in_window, browser, f"{env.base}/embedded/{made.token}?width=1200", 480)
     assert chosen["url"].endswith("width=1200") and len(chosen["lefts"]) > 1  # a width asked for is kept (scaled)
