@@ -34,6 +34,10 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • `/posthog subscribe https://us.posthog.com/project/1/dashboard/42 weekdays at 17:30`
 • schedules: `daily`, `weekly`, `monthly`, `yearly`, `every 2 weeks`, `weekdays`, `on monday and thursday`, \
 `at 9am`, `at 17:30`, `on the first monday`, `monthly on the last friday`
+• a period of its own: `/posthog subscribe dashboard 42 weekly over the last 7 days` (also `for last month`, \
+`covering the previous quarter`); without one, each insight's own date range
+• `/posthog subscribe` with nothing after it opens a form: channel or people (members and outside addresses), \
+schedule, period, images' theme; App Home has the same *New subscription* button
 • several projects connected? add `in project 12` (its PostHog project id)
 
 *Subscribe by email*
@@ -50,7 +54,8 @@ HELP_TEXT = """*PostHog in Slack* — insights and dashboards delivered to chann
 • add `with csv`, `with xlsx` or `with pdf` to a subscription to get the data with every delivery
 
 *Manage*
-• `/posthog list` — this channel's subscriptions; `/posthog list all` — every channel's
+• `/posthog list` — this channel's subscriptions and the email ones you may see; `/posthog list all` — every \
+channel's; each has Send now, Pause/Resume, Edit and Unsubscribe buttons
 • `/posthog send 12` — deliver subscription 12 now
 • `/posthog pause 12`, `/posthog resume 12`, `/posthog unsubscribe 12`
 • `/posthog preview dashboard 42` — see it now, only for you

@@ -209,6 +209,10 @@ async def test_help_and_empty_command(env):
     for text in ("", "help"):
         answer = await env.driver.command(text)
         assert "/posthog subscribe dashboard 42 weekly" in answer.text
+    # Every way to subscribe is described: channels, email, a period of its own, the form, the buttons.
+    for described in ("email ada@acme.com", "email me", "over the last 7 days", "opens a form",
+                      "New subscription", "Edit", "with csv", "/posthog export", "/posthog share"):
+        assert described in answer.text, described
 
 
 async def test_subscribe_before_connecting_explains_how(env, db):
