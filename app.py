@@ -22,9 +22,10 @@ DEMO_RECIPIENT = "team@example.com"
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
+def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None, renderer=None):
     """One aiohttp application holding every capability's routes. `heartbeat` gives the seconds since the
-    scheduler of this process last ticked (`/readyz`); None when the process runs no scheduler."""
+    scheduler of this process last ticked (`/readyz`); None when the process runs no scheduler. `renderer` gives
+    the process's Renderer, None until it runs, for `/readyz`'s browser check; None when the process has none."""
     from aiohttp import web
 
     import api
@@ -39,7 +40,8 @@ def build_web_app(settings, database, *, renderer_factory=None, heartbeat=None):
     app = web.Application()
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz_handler(
-        database, heartbeat=heartbeat, poll_seconds=settings.scheduler_poll_seconds))
+        database, heartbeat=heartbeat, poll_seconds=settings.scheduler_poll_seconds,
+        renderer=renderer, grid_url=settings.selenium_grid_url))
     app.router.add_get("/metrics", metrics.metrics_handler)
     render.add_routes(app)
     mail.add_routes(app, database, settings=settings)
@@ -76,7 +78,7 @@ async def serve(host: str, port: int, *, with_scheduler: bool = True) -> int:
         return shared["service"].heartbeat.age() if "service" in shared else None
 
     app = build_web_app(settings, database, renderer_factory=shared_renderer,
-                        heartbeat=heartbeat if with_scheduler else None)
+                        heartbeat=heartbeat if with_scheduler else None, renderer=lambda: shared.get("renderer"))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

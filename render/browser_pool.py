@@ -484,6 +484,21 @@ class BrowserPool:
         with self._lock:
             return list(self._sessions)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def live_sessions(self) -> int:
+        """Sessions that can take a render (now, or when their current one ends): not broken or quit, and, for a
+        local browser, with its chromedriver still running. Reads state only; asks no browser anything."""
+        if self._closed:
+            return 0
+        with self._lock:
+            sessions = list(self._sessions)
+        return sum(1 for session in sessions if not session.broken and not session._quit and (
+            session.remote or _process_running(session)))
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         sessions = await asyncio.gather(
@@ -610,6 +625,11 @@ class BrowserPool:
             self._sessions.clear()
             metrics.BROWSER_POOL_SIZE.set(0)
         await asyncio.gather(*(asyncio.to_thread(s.quit) for s in sessions))
+
+
+def _process_running(session: BrowserSession) -> bool:
+    process = getattr(getattr(session.driver, "service", None), "process", None)
+    return process is not None and process.poll() is None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from core.migrations import require_current
 from core.models import Subscription
 from core.settings import get_settings
 from core.subscriptions import request_delivery_now
+from render import Renderer
 from scheduler.assembly import claim_policy, scheduler_service
 from scheduler.claiming import claim_pending_and_expired, renew_leases
 from scheduler.history import DeliveryLine, format_history, recent_deliveries
@@ -48,7 +49,12 @@ async def run_worker() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with scheduler_service(settings, database) as service, _metrics_site(settings, database, service):
+        # The worker's renderer is made here (scheduler_service would make the same one) for /readyz to look at.
+        async with (
+            Renderer(settings) as renderer,
+            scheduler_service(settings, database, renderer=renderer) as service,
+            _metrics_site(settings, database, service, renderer),
+        ):
             service.start()
             await stop.wait()
             log.info("stopping: no new claims; finishing running deliveries")
@@ -59,7 +65,7 @@ async def run_worker() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _metrics_site(settings, database: Database, service):
+async def _metrics_site(settings, database: Database, service, renderer=None):
     """A worker's own `/metrics`, `/healthz` and `/readyz` on HOST:METRICS_PORT (nothing when it is 0). Each
     process serves its own metrics, as `serve` does on its web port; Prometheus scrapes each and sums."""
     if not settings.metrics_port:
@@ -69,7 +75,8 @@ async def _metrics_site(settings, database: Database, service):
     app.router.add_get("/metrics", metrics.metrics_handler)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz_handler(
-        database, heartbeat=service.heartbeat.age, poll_seconds=settings.scheduler_poll_seconds))
+        database, heartbeat=service.heartbeat.age, poll_seconds=settings.scheduler_poll_seconds,
+        renderer=(lambda: renderer) if renderer is not None else None, grid_url=settings.selenium_grid_url))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

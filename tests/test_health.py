@@ -1,5 +1,6 @@
 """Liveness, readiness and logs: `/healthz` answers while the process lives, `/readyz` says whether it can work
-(database, schema, scheduler heartbeat) with a reason when it cannot, and log records are JSON without secrets."""
+(database, schema, browsers or Grid, scheduler heartbeat) with a reason when it cannot, and log records are JSON
+without secrets."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from core import health
 from core.db import Database
 from core.logs import REDACTED, JsonFormatter, Redact, log_context, make_handler
 from core.settings import Settings
+from render import Renderer
+from render.browser_pool import BrowserPool, PoolConfig
 
 CLOSED_PORT_URL = "postgresql+asyncpg://postgres@127.0.0.1:9/none"  # port 9 (discard) is closed: refused at once
 
@@ -59,7 +62,8 @@ async def test_healthz_and_readyz_answer_ok_on_a_migrated_database(db: Database,
     assert status == 200
     assert body == {
         "status": "ok",
-        "checks": {"database": "ok", "migrations": "ok", "scheduler": "not run in this process"},
+        "checks": {"database": "ok", "migrations": "ok", "browser": "not run in this process",
+                   "scheduler": "not run in this process"},
     }
 
 
@@ -105,6 +109,69 @@ async def test_readyz_checks_the_scheduler_heartbeat_when_one_runs(db: Database,
     status, body = await get(f"{base}/readyz")
     assert status == 503 and body["checks"]["scheduler"].startswith("stale: last tick")
 
+
+async def test_readyz_checks_the_renderers_browsers_and_fails_once_its_pool_is_closed(db: Database, serve_app) -> None:
+    async with Renderer(Settings(), pool_size=1) as renderer:
+        base = await serve_app(settings_for(db.url), db, renderer=lambda: renderer)
+        status, body = await get(f"{base}/readyz")
+        assert (status, body["checks"]["browser"]) == (200, "ok")
+
+        await renderer.pool.close()
+        status, body = await get(f"{base}/readyz")
+        assert (status, body["status"], body["checks"]["browser"]) == (503, "unavailable", "browser pool closed")
+        assert body["checks"]["database"] == "ok"
+    status, body = await get(f"{base}/readyz")  # the renderer gone altogether
+    assert (status, body["checks"]["browser"]) == (503, "renderer not running")
+
+
+@pytest.fixture
+async def grid_status() -> AsyncIterator[tuple[str, dict]]:
+    """A stand-in for a Selenium Grid's `GET /status` on a loopback port 0: (its URL, the `value` it answers)."""
+    value: dict = {"ready": False, "message": "Selenium Grid not ready."}
+
+    async def status(_request: web.Request) -> web.Response:
+        return web.json_response({"value": value})
+
+    app = web.Application()
+    app.router.add_get("/status", status)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", value
+    await runner.cleanup()
+
+
+async def test_readyz_asks_the_selenium_grid_when_one_is_set(db: Database, serve_app, grid_status) -> None:
+    grid_url, value = grid_status
+    settings = settings_for(db.url, selenium_grid_url=grid_url)
+    renderer = Renderer(settings)  # open on the Grid (its sessions are the Grid's business, not this test's)
+    renderer.pool = BrowserPool(PoolConfig(base_url="http://127.0.0.1:9", grid_url=grid_url), "/")
+    base = await serve_app(settings, db, renderer=lambda: renderer)
+
+    status, body = await get(f"{base}/readyz")
+    assert status == 503
+    assert body["checks"]["browser"] == f"Selenium Grid at {grid_url} not ready: Selenium Grid not ready."
+
+    value.update(ready=True, message="Selenium Grid ready.")
+    status, body = await get(f"{base}/readyz")
+    assert (status, body["checks"]["browser"]) == (200, "ok")
+
+
+async def test_the_browser_check_gives_a_reason_and_never_raises() -> None:
+    grid = "http://user:secret@127.0.0.1:9/wd/hub"  # port 9 (discard) is closed: refused at once
+    pool = BrowserPool(PoolConfig(base_url="http://127.0.0.1:9", grid_url=grid), "/")
+    holder = type("Holder", (), {"pool": pool})()
+    result = await health.BrowserCheck(lambda: holder, grid)(timeout=2.0)
+    assert result.startswith("Selenium Grid at http://127.0.0.1:9/wd/hub unreachable (") and "secret" not in result
+
+    def broken_renderer():
+        raise RuntimeError("no renderer here")
+
+    assert await health.BrowserCheck(broken_renderer)(timeout=2.0) == "check failed (RuntimeError: no renderer here)"
+    local = BrowserPool(PoolConfig(base_url="http://127.0.0.1:9"), "/")  # open, never started: no session
+    holder.pool = local
+    assert await health.BrowserCheck(lambda: holder)(timeout=2.0) == "no live browser session in the pool"
 
 
 class TcpRelay:
