@@ -48,8 +48,9 @@ from core.subscriptions import create_subscription, demo_connection
 from core.tokens import unsubscribe_token
 from tests.standins.slack_api import SIGNING_SECRET, SlackDriver, SlackStandIn, sign
 
-BUDGETS = {"commands": 1500, "buttons": 1200, "forms": 1200, "unsubscribe": 700, "downloads": 400}
-assert sum(BUDGETS.values()) >= 5000
+# A few examples are skipped (an unchanged "tampered" token), so the budgets add up to a little over 5,000.
+BUDGETS = {"commands": 1600, "buttons": 1300, "forms": 1200, "unsubscribe": 750, "downloads": 450}
+assert sum(BUDGETS.values()) >= 5000 / 0.95
 total = [0]  # requests sent by this module's tests, checked by the last one
 
 
@@ -316,7 +317,7 @@ async def test_export_download_links(live: Live, token: str) -> None:
 
 
 def test_the_run_sent_the_requests_it_promised() -> None:
-    assert total[0] >= sum(BUDGETS.values()) * 0.95  # a few examples are skipped (an unchanged "tampered" token)
+    assert total[0] >= 5000, total[0]
 
 
 # --- what the fuzzing found, kept as plain cases ---------------------------------------------------------------
