@@ -9,6 +9,13 @@ PostHog's answer format (`columns`, `types`, `results`, `hasMore`): row i is the
 columns are read from the SELECT list (known event fields get values, others null), and only LIMIT/OFFSET at
 the end of the HogQL is honoured (no WHERE). Every HogQL received is kept in `queries`; `fail_query_at` makes
 the request for one page (by its OFFSET) fail N times before it is served.
+
+HogQL reading `FROM persons` or `FROM groups` is served from `persons` and `groups` instead (filled with
+`add_person`, `add_cohort` and `add_group`), in the order they were added: `persons.id IN COHORT n` keeps the
+members of cohort n and `index = n` the groups of type n; other conditions are not applied. A person's columns
+are `id`, `created_at`, `distinct_ids` (a list, as PostHog's groupArray), `properties` (JSON text, as PostHog
+sends it) and `properties.<name>`; a group's are `key`, `index`, `created_at`, `properties` and
+`properties.<name>`.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class PostHogStandIn:
         self.query_delay = 0.0  # seconds each query page takes (a slow PostHog)
         self.queries: list[str] = []  # every HogQL the query API received, in order (failed attempts too)
         self._page_faults: dict[int, list[Fault]] = {}
+        self.persons: list[dict[str, Any]] = []  # served to HogQL FROM persons (add_person)
+        self.cohorts: dict[int, list[str]] = {}  # cohort id -> its members' person ids (add_cohort)
+        self.groups: list[dict[str, Any]] = []  # served to HogQL FROM groups (add_group)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -76,6 +86,18 @@ class PostHogStandIn:
 
     def add_dashboard(self, payload: dict[str, Any]) -> None:
         self.dashboards[payload["id"]] = payload
+
+    def add_person(
+        self, person_id: str, created_at: str, distinct_ids: list[str], properties: dict[str, Any]
+    ) -> None:
+        self.persons.append({"id": person_id, "created_at": created_at, "distinct_ids": list(distinct_ids),
+                             "properties": dict(properties)})
+
+    def add_cohort(self, cohort_id: int, person_ids: list[str]) -> None:
+        self.cohorts[cohort_id] = list(person_ids)
+
+    def add_group(self, index: int, key: str, created_at: str, properties: dict[str, Any]) -> None:
+        self.groups.append({"index": index, "key": key, "created_at": created_at, "properties": dict(properties)})
 
     def fail(
         self,
@@ -245,17 +267,48 @@ class PostHogStandIn:
             ).encode()
             return web.Response(status=fault.status, body=body, headers=fault.headers, content_type="application/json")
         columns = _select_columns(text)
-        end = min(offset + limit, self.event_rows)
-        rows = [[self.event_row_value(i, c) for c in columns] for i in range(offset, end)]
+        records = self._records(text)
+        total = self.event_rows if records is None else len(records)
+        end = min(offset + limit, total)
+        if records is None:
+            rows = [[self.event_row_value(i, c) for c in columns] for i in range(offset, end)]
+        else:
+            rows = [[_record_value(records[i], c) for c in columns] for i in range(offset, end)]
         return web.json_response({
             "columns": columns,
             "types": ["String" for _ in columns],
             "results": rows,
-            "hasMore": end < self.event_rows,
+            "hasMore": end < total,
             "limit": limit,
             "offset": offset,
             "hogql": text,
         })
+
+
+    def _records(self, hogql: str) -> list[dict[str, Any]] | None:
+        """The persons or groups a HogQL reads (a cohort's members, one group type's), None for events."""
+        source = re.search(r"\bFROM\s+(\w+)", hogql, re.I)
+        table = source[1].lower() if source else ""
+        if table == "persons":
+            cohort = re.search(r"\bIN\s+COHORT\s+(\d+)", hogql, re.I)
+            if cohort is None:
+                return self.persons
+            members = set(self.cohorts.get(int(cohort[1]), ()))
+            return [p for p in self.persons if p["id"] in members]
+        if table == "groups":
+            index = re.search(r"\bindex\s*=\s*(\d+)", hogql, re.I)
+            return [g for g in self.groups if index is None or g["index"] == int(index[1])]
+        return None
+
+
+def _record_value(record: dict[str, Any], column: str) -> Any:
+    """A person's or a group's value in `column` (None for a column it does not have)."""
+    name = column.split(".", 1)[1] if column.startswith(("persons.", "groups.", "pdis.")) else column
+    if name == "properties":
+        return json.dumps(record["properties"])
+    if name.startswith("properties."):
+        return record["properties"].get(name.split(".", 1)[1])
+    return record.get(name)
 
 
 _LIMIT = re.compile(r"\bLIMIT\s+(\d+)(?:\s+OFFSET\s+(\d+))?\s*$", re.I)
