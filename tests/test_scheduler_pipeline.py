@@ -612,13 +612,18 @@ async def test_a_retry_after_a_failed_upload_posts_no_second_message(env: Env) -
     assert len({c.params.get("thread_ts") for c in completions}) == 1
 
 
+async def arrived(env: Env, channel: str) -> None:
+    """Returns once a post to `channel` has reached the Slack stand-in (held there)."""
+    while channel not in env.slack.arrived:
+        await asyncio.sleep(0.01)
+
+
 async def test_a_run_does_not_finish_a_delivery_another_process_took_over(env: Env) -> None:
     sid = await env.subscribe(channel="CSLOW")
     env.slack.hold["CSLOW"] = asyncio.Event()
     env.clock.set(NINE + timedelta(seconds=2))
     [delivery_id] = await env.service.tick()
-    while "CSLOW" not in env.slack.arrived:  # the post is in flight
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(arrived(env, "CSLOW"), 30)  # the post is in flight
     async with env.db.transaction() as session:  # meanwhile its lease lapsed and another worker took it
         (await session.get(Delivery, delivery_id)).claimed_by = "worker-b"
     env.slack.hold["CSLOW"].set()
@@ -641,8 +646,7 @@ async def test_stop_waits_for_running_deliveries_then_releases_what_did_not_fini
     await env.service.drain()
     env.clock.set(NINE + timedelta(minutes=1, seconds=2))
     [slow_delivery] = await env.service.tick()
-    while "CSLOW" not in env.slack.arrived:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(arrived(env, "CSLOW"), 30)
 
     await env.service.stop(timeout=0.5)
     assert await env.service.tick() == []  # no more claims once stopping
