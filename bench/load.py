@@ -395,9 +395,10 @@ class SlashCommands:
     """Signed `/posthog list` and `/posthog help`, alternately to each `serve`, at a steady rate (each sent on
     time, whether or not the previous one was answered)."""
 
-    def __init__(self, ports: list[int], channels: list[str], per_second: float) -> None:
+    def __init__(self, ports: list[int], channels: list[str], per_second: float, respond_url: str) -> None:
         self.ports = ports
         self.channels = channels
+        self.respond_url = respond_url  # where a command's answer after its ack goes (`list` answers there)
         self.interval = 1.0 / per_second
         self.acks: list[Ack] = []
         self._tasks: set[asyncio.Task] = set()
@@ -410,7 +411,7 @@ class SlashCommands:
             "token": "legacy", "team_id": TEAM, "team_domain": "bench", "channel_id": channel,
             "channel_name": f"load-{channel[1:]}", "user_id": user, "user_name": user.lower(), "command": "/posthog",
             "text": text, "api_app_id": "A0APP", "is_enterprise_install": "false",
-            "response_url": "http://127.0.0.1:9/respond", "trigger_id": f"trigger-{n}",
+            "response_url": self.respond_url, "trigger_id": f"trigger-{n}",
         })
 
     async def one(self, session: aiohttp.ClientSession, n: int) -> None:
@@ -633,7 +634,8 @@ async def main() -> int:
         if recorded_at >= first_due:
             log("!! the subscriptions were recorded after their first due minute: claim lags include that")
 
-        commands = SlashCommands([p.port for p in fleet.procs if p.port], plan.channels, args.commands_per_second)
+        commands = SlashCommands([p.port for p in fleet.procs if p.port], plan.channels, args.commands_per_second,
+                                 f"{standins.base}/bench/respond")
         commanding = asyncio.create_task(commands.run(stop_commands))
         probe = Probe(fleet.procs, standins, database)
         probing = asyncio.create_task(probe.run(stop_commands))
