@@ -8,6 +8,7 @@ compares values before and after.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -131,6 +132,66 @@ async def test_metrics_endpoint_serves_the_counters_in_prometheus_text_format(en
     assert ("posthog_exports_due_unclaimed_subscriptions", ()) in samples
     # Only this service's metrics: the dedicated registry has no process or platform collectors.
     assert not [name for name, _labels in samples if not name.startswith("posthog_exports_")]
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        assert response.status == 200
+        body = await response.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body) for sample in family.samples}
+
+
+async def test_metrics_scraped_during_a_fan_out_show_it_moving(env: Env) -> None:
+    for channel in ("C1", "C2", "C3", "CSLOW"):
+        await env.subscribe(channel=channel)
+    for address in ("ada@example.com", "bob@example.com"):
+        await env.subscribe(content_type="insight", ref=INSIGHT, recipients=[address])
+    env.slack.hold["CSLOW"] = asyncio.Event()  # one channel's post waits: the run is caught in the middle
+
+    runner = web.AppRunner(build_web_app(env.settings, env.db))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    sent = ("posthog_exports_delivery_targets_total", (("channel", "slack"), ("status", "sent")))
+    emailed = ("posthog_exports_delivery_targets_total", (("channel", "email"), ("status", "sent")))
+    done = ("posthog_exports_deliveries_total", (("status", "succeeded"),))
+    drawn = ("posthog_exports_render_seconds_count", (("kind", "dashboard"),))
+    try:
+        before = await scrape(port)
+        env.clock.set(NINE + timedelta(seconds=5))
+        assert len(await env.service.tick()) == 6
+        await asyncio.wait_for(_arrived(env, "CSLOW"), 30)
+        await asyncio.wait_for(_targets_sent(env, before, sent, emailed, 5), 30)
+        during = await scrape(port)
+        env.slack.hold["CSLOW"].set()
+        await env.service.drain()
+        after = await scrape(port)
+    finally:
+        await runner.cleanup()
+
+    def change(samples: dict, key: tuple) -> float:
+        return samples.get(key, 0.0) - before.get(key, 0.0)
+
+    # Mid-run: both contents drawn once, five of six targets sent, no delivery finished yet (a run finishes its
+    # deliveries together, once every send is over).
+    assert change(during, drawn) == 1
+    assert change(during, sent) + change(during, emailed) == 5 and change(during, done) == 0
+    # Then the held post goes out and the run finishes every delivery.
+    assert change(after, sent) == 4 and change(after, emailed) == 2 and change(after, done) == 6
+    assert change(after, drawn) == 1
+
+
+async def _arrived(env: Env, channel: str) -> None:
+    while channel not in env.slack.arrived:
+        await asyncio.sleep(0.01)
+
+
+async def _targets_sent(env: Env, before: dict, *keys_and_count) -> None:
+    *keys, count = keys_and_count
+    while sum(value(name, **dict(labels)) - before.get((name, labels), 0.0) for name, labels in keys) < count:
+        await asyncio.sleep(0.01)
 
 
 def test_error_codes_are_bounded_labels() -> None:
