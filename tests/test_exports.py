@@ -109,6 +109,9 @@ async def test_guests_can_export_insights_but_not_raw_data(env, db):
     assert await assets(db) == []
     allowed = await env.driver.command("export insight 1001 as csv", user_id="UGUEST")
     assert "export #" in allowed.text
+    # Made at once after the answer: the test ends once it is done, not with its database session still open.
+    [made] = await announced_assets(db)
+    assert made.status == "ready" and made.requested_by_slack_user == "UGUEST"
 
 
 MALFORMED = [
