@@ -23,6 +23,9 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+
+
 def create_engine(url: str, **kwargs) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
@@ -40,7 +43,14 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # A transaction left open by a process that stopped mid-way (frozen, or its task abandoned) would hold its
+    # locks until the connection closes; PostgreSQL ends it after a minute instead. Nothing here idles that long
+    # inside a transaction: network calls happen outside them.
+    connect_args = kwargs.pop("connect_args", {})
+    server_settings = {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT,
+                       **connect_args.pop("server_settings", {})}
+    return create_async_engine(url, pool_pre_ping=True,
+                               connect_args={**connect_args, "server_settings": server_settings}, **kwargs)
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
