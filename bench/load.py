@@ -48,7 +48,6 @@ import math
 import os
 import shlex
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -69,6 +68,7 @@ import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
+from standins import free_port, percentile  # noqa: E402  (bench/ is this script's folder)
 
 from bot import DatabaseInstallationStore  # noqa: E402
 from bot.installation_store import find_workspace  # noqa: E402
@@ -93,20 +93,6 @@ PR_SET_PDEATHSIG = 1
 
 def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); nan for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def _die_with_parent() -> None:
