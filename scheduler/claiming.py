@@ -13,17 +13,19 @@ of waiting for each other. SQLite has a single writer; the unique delivery key s
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ARRAY, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from core.db import Database
-from core.models import Delivery, DeliveryTarget, Subscription
+from core.models import Delivery, DeliveryTarget, Subscription, utcnow
 from core.schedules import Schedule, ScheduleError
 from core.subscriptions import SCHEDULE_FIELDS, pause, schedule_of
 
@@ -88,36 +90,17 @@ def _plan(schedule: Schedule, first: datetime, now: datetime, grace: timedelta) 
     return _Plan(send, skipped, not_recorded)
 
 
-async def _recorded_occurrences(session: AsyncSession, subscriptions: list[Subscription], now: datetime
-                                ) -> dict[int, set[datetime]]:
-    """The scheduled times, by subscription id, of the occurrences of `subscriptions` already recorded between their due
-    time and `now` (a "Send now" at the same instant, a clock step back): one query for the whole batch. Every
-    occurrence a claim sends or skips lies in that span."""
-    if not subscriptions:
-        return {}
-    rows = await session.execute(
-        select(Delivery.subscription_id, Delivery.scheduled_for).where(
-            Delivery.subscription_id.in_([s.id for s in subscriptions]),
-            Delivery.scheduled_for >= min(s.next_delivery_at for s in subscriptions),
-            Delivery.scheduled_for <= now,
-        )
-    )
-    recorded: dict[int, set[datetime]] = {}
-    for subscription_id, scheduled_for in rows:
-        recorded.setdefault(subscription_id, set()).add(scheduled_for)
-    return recorded
-
-
 @dataclass
 class _Claimed:
     """What a claim records for one due subscription (as column values, inserted for the whole batch at once)."""
 
+    subscription_id: int
     deliveries: list[dict]  # the skipped occurrences, then the one sent (status "running"), if any
     targets: list[tuple[str, str]]  # (kind, address) of the delivery sent
     next_delivery_at: datetime | None
 
 
-def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimPolicy, recorded: set[datetime],
+def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimPolicy,
                        plans: dict[tuple, tuple[_Plan, datetime | None]]) -> _Claimed | None:
     """What to record for a due subscription: the latest missed occurrence is sent, older ones skipped. None when
     its schedule can no longer be used (it is paused instead). `plans` keeps the batch's plans by schedule and due
@@ -136,18 +119,15 @@ def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimP
         log.warning("subscription %s paused: %s", subscription.id, exc, extra={"subscription_id": subscription.id})
         return None
     plan, next_delivery_at = plans[key]
-    # Occurrences already recorded (a "Send now" at the same instant, a clock step back) are not recorded again.
     rows = []
     for index, moment in enumerate(plan.skipped):
-        if moment in recorded:
-            continue
         reason = f"missed while the service was down ({_duration(now - moment)} late)"
         if index == len(plan.skipped) - 1 and plan.not_recorded:
             reason += f"; {plan.not_recorded} later occurrences were missed too"
         rows.append(_delivery_row(subscription.id, moment, trigger="catch_up", status="skipped", created_at=now,
                                   finished_at=now, error=reason))
     targets = []
-    if plan.send is not None and plan.send not in recorded:
+    if plan.send is not None:
         rows.append(_delivery_row(
             subscription.id, plan.send,
             trigger="catch_up" if plan.skipped or plan.send != subscription.next_delivery_at else "schedule",
@@ -155,7 +135,7 @@ def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimP
             attempts=1, started_at=now,
         ))
         targets = _target_addresses(subscription)
-    return _Claimed(rows, targets, next_delivery_at)
+    return _Claimed(subscription.id, rows, targets, next_delivery_at)
 
 
 def _delivery_row(subscription_id: int, scheduled_for: datetime, **values) -> dict:
@@ -170,11 +150,18 @@ def _duration(delta: timedelta) -> str:
     return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
 
 
+# What a claim reads of a subscription: its schedule, targets, and what pausing it (and its audit record) needs.
+CLAIM_COLUMNS = ("id", "workspace_id", "enabled", "paused_reason", "next_delivery_at", "target_type",
+                 "slack_channel_id", "email_recipients", *SCHEDULE_FIELDS)
+
+
 def due_subscriptions(now: datetime, batch: int):
     """The query of a claim: up to `batch` due subscriptions, the longest due first (ix_subscriptions_due on
-    `(enabled, next_delivery_at)` serves it). Locked with SKIP LOCKED on PostgreSQL by the claim."""
+    `(enabled, next_delivery_at)` serves it), with only the columns a claim reads. Locked with SKIP LOCKED on
+    PostgreSQL by the claim."""
     return (
         select(Subscription)
+        .options(load_only(*(getattr(Subscription, name) for name in CLAIM_COLUMNS), raiseload=True))
         .where(
             Subscription.enabled.is_(True),
             Subscription.deleted_at.is_(None),
@@ -186,55 +173,115 @@ def due_subscriptions(now: datetime, batch: int):
 
 
 async def claim_due_subscriptions(database: Database, now: datetime, policy: ClaimPolicy) -> list[int]:
-    """Claim due subscriptions; returns the ids of the deliveries this process now runs."""
+    """Claim due subscriptions; returns the ids of the deliveries this process now runs.
+
+    An occurrence recorded already (a "Send now" at the same instant, a clock step back) is not recorded again:
+    the INSERT skips it on the unique (subscription, scheduled time), so it is neither sent nor skipped twice."""
     async with database.sessions() as session:
         async with session.begin():
             statement = due_subscriptions(now, policy.batch)
             subscriptions = (await session.scalars(_lock(statement, session))).all()
-            moved: list[dict] = []  # each claimed subscription's next occurrence
-            recorded = await _recorded_occurrences(session, list(subscriptions), now)
             plans: dict[tuple, tuple[_Plan, datetime | None]] = {}
             claims: list[_Claimed] = []
             with session.no_autoflush:
                 for subscription in subscriptions:
-                    claim = _claim_occurrences(subscription, now, policy, recorded.get(subscription.id, set()),
-                                               plans)
+                    claim = _claim_occurrences(subscription, now, policy, plans)
                     if claim is not None:
                         claims.append(claim)
-                        moved.append({"id": subscription.id, "next_delivery_at": claim.next_delivery_at})
+            if not claims:
+                return []
             try:
-                # The batch in a few statements (executemany), not an ORM object and an UPDATE per row.
-                sent = await _insert_deliveries(session, claims)
-                if moved:
-                    await session.execute(update(Subscription), moved)
+                # The batch in one or a few statements, not an ORM object and an UPDATE per row.
+                if session.bind.dialect.name == "postgresql":
+                    sent = await _record_claims_postgres(session, claims)
+                else:
+                    sent = await _record_claims(session, claims)
                 await session.flush()  # the subscriptions paused above, with their audit record
             except IntegrityError:
-                # Only when another process recorded one of these occurrences in the same instant (SQLite has
-                # no row locks); the next tick claims what is left.
+                # Only when another process changed these rows in the same instant (SQLite has no row locks: a
+                # subscription deleted meanwhile fails the foreign key); the next tick claims what is left.
                 log.warning("due subscriptions were claimed concurrently; retrying at the next tick")
                 await session.rollback()
                 return []
-            return sent
+            # In batch order; a subscription has at most one delivery sent per claim.
+            return [sent[claim.subscription_id] for claim in claims if claim.subscription_id in sent]
 
 
-async def _insert_deliveries(session: AsyncSession, claims: list[_Claimed]) -> list[int]:
-    """Insert the claims' deliveries and the targets of those sent; the ids of the sent ones, in batch order."""
+def _moves(claims: list[_Claimed]) -> list[dict]:
+    """Each claimed subscription's next occurrence."""
+    return [{"id": claim.subscription_id, "next_delivery_at": claim.next_delivery_at} for claim in claims]
+
+
+def _targets(claims: list[_Claimed], sent: dict[int, int]) -> list[dict]:
+    """The target rows of the deliveries sent (`sent`: delivery id by subscription id)."""
+    return [{"delivery_id": sent[claim.subscription_id], "kind": kind, "address": address, "status": "pending",
+             "attempts": 0}
+            for claim in claims if claim.subscription_id in sent for kind, address in claim.targets]
+
+
+async def _record_claims(session: AsyncSession, claims: list[_Claimed]) -> dict[int, int]:
+    """Record the claims in a few executemany statements (SQLite); the ids of the deliveries sent, by subscription."""
+    connection = await session.connection()
     rows = [row for claim in claims for row in claim.deliveries]
-    if not rows:
-        return []
-    inserted = (await session.execute(
-        insert(Delivery).returning(Delivery.id, Delivery.status, sort_by_parameter_order=True), rows
-    )).all()
-    sent, targets, returned = [], [], iter(inserted)
-    for claim in claims:
-        for delivery_id, status in itertools.islice(returned, len(claim.deliveries)):
-            if status == "running":
-                sent.append(delivery_id)
-                targets += [{"delivery_id": delivery_id, "kind": kind, "address": address}
-                            for kind, address in claim.targets]
-    if targets:
-        await session.execute(insert(DeliveryTarget), targets)
+    sent = {}
+    if rows:
+        inserted = await connection.execute(
+            sqlite_insert(Delivery.__table__).on_conflict_do_nothing()
+            .returning(Delivery.id, Delivery.subscription_id, Delivery.status), rows)
+        sent = {subscription_id: delivery_id for delivery_id, subscription_id, status in inserted
+                if status == "running"}
+    if targets := _targets(claims, sent):
+        await connection.execute(insert(DeliveryTarget.__table__), targets)
+    table = Subscription.__table__
+    await connection.execute(update(table).where(table.c.id == bindparam("moved_id"))
+                             .values(next_delivery_at=bindparam("next_at"), updated_at=utcnow()),
+                             [{"moved_id": m["id"], "next_at": m["next_delivery_at"]} for m in _moves(claims)])
     return sent
+
+
+def _rows_as_table(name: str, columns: dict, rows: list[dict]):
+    """`rows` as a PostgreSQL `unnest(array, array, ...) AS name(column, ...)`: one parameter per column however
+    many rows there are, so a batch of hundreds is one statement with a few binds, not thousands."""
+    arrays = [bindparam(f"{name}_{column}", [row[column] for row in rows], type_=ARRAY(type_))
+              for column, type_ in columns.items()]
+    return func.unnest(*arrays).table_valued(*columns, name=name).render_derived()
+
+
+def _types(table, *names: str) -> dict:
+    return {name: table.c[name].type for name in names}
+
+
+# Every column `_delivery_row` sets.
+_DELIVERY_COLUMNS = ("subscription_id", "scheduled_for", "trigger", "status", "created_at", "claimed_by",
+                     "lease_expires_at", "attempts", "started_at", "finished_at", "error")
+
+
+async def _record_claims_postgres(session: AsyncSession, claims: list[_Claimed]) -> dict[int, int]:
+    """`_record_claims` as one statement on PostgreSQL, one round trip for the whole batch: the deliveries are
+    inserted, the sent ones get their targets and the subscriptions move on, each step a data-modifying CTE fed
+    from arrays. The ids of the deliveries sent, by subscription."""
+    deliveries, targets, subscriptions = Delivery.__table__, DeliveryTarget.__table__, Subscription.__table__
+    new = _rows_as_table("new", _types(deliveries, *_DELIVERY_COLUMNS),
+                         [row for claim in claims for row in claim.deliveries])
+    inserted = (postgresql_insert(deliveries).from_select(_DELIVERY_COLUMNS, select(*new.c))
+                .on_conflict_do_nothing()
+                .returning(deliveries.c.id, deliveries.c.subscription_id, deliveries.c.status).cte("inserted"))
+    wanted = _rows_as_table(
+        "wanted", {"subscription_id": deliveries.c.subscription_id.type, **_types(targets, "kind", "address")},
+        [{"subscription_id": claim.subscription_id, "kind": kind, "address": address}
+         for claim in claims for kind, address in claim.targets])
+    add_targets = insert(targets).from_select(
+        ["delivery_id", "kind", "address", "status", "attempts"],
+        select(inserted.c.id, wanted.c.kind, wanted.c.address, literal("pending"), literal(0))
+        .join_from(inserted, wanted, wanted.c.subscription_id == inserted.c.subscription_id)
+        .where(inserted.c.status == "running"),
+    ).cte("added_targets")
+    moves = _rows_as_table("moves", _types(subscriptions, "id", "next_delivery_at"), _moves(claims))
+    move = (update(subscriptions).where(subscriptions.c.id == moves.c.id)
+            .values(next_delivery_at=moves.c.next_delivery_at, updated_at=utcnow()).cte("moved"))
+    statement = select(inserted.c.id, inserted.c.subscription_id).where(inserted.c.status == "running")
+    rows = await (await session.connection()).execute(statement.add_cte(add_targets, move))
+    return {subscription_id: delivery_id for delivery_id, subscription_id in rows}
 
 
 async def claim_pending_and_expired(
