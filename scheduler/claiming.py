@@ -17,12 +17,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ARRAY, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import ARRAY, Row, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from core.db import Database
 from core.models import Delivery, DeliveryTarget, Subscription, utcnow
@@ -51,7 +50,7 @@ def _lock(statement, session: AsyncSession):
     return statement
 
 
-def _target_addresses(subscription: Subscription) -> list[tuple[str, str]]:
+def _target_addresses(subscription: Subscription | Row) -> list[tuple[str, str]]:
     if subscription.target_type == "slack":
         return [("slack", subscription.slack_channel_id or "")]
     # A recipient listed twice gets one email (and one target row: the pair is unique per delivery).
@@ -100,24 +99,24 @@ class _Claimed:
     next_delivery_at: datetime | None
 
 
-def _claim_occurrences(subscription: Subscription, now: datetime, policy: ClaimPolicy,
-                       plans: dict[tuple, tuple[_Plan, datetime | None]]) -> _Claimed | None:
-    """What to record for a due subscription: the latest missed occurrence is sent, older ones skipped. None when
-    its schedule can no longer be used (it is paused instead). `plans` keeps the batch's plans by schedule and due
-    time: the due subscriptions of a minute share a few schedules, each worked out once."""
-    key = (*(tuple(v) if isinstance(v, list) else v for v in (getattr(subscription, f) for f in SCHEDULE_FIELDS)),
-           subscription.next_delivery_at)
-    try:
-        if key not in plans:
-            schedule = schedule_of(subscription)
-            # Strictly after now: never one send per missed occurrence.
-            plans[key] = (_plan(schedule, subscription.next_delivery_at, now, policy.grace), schedule.next_after(now))
-    except ScheduleError as exc:
-        # A schedule that no longer validates (a time zone this host no longer knows...) must not block the
-        # others: the subscription is paused with the reason, for its owner to fix.
-        pause(subscription, f"Its schedule can no longer be used: {exc}")
-        log.warning("subscription %s paused: %s", subscription.id, exc, extra={"subscription_id": subscription.id})
-        return None
+# What a claim reads of a subscription: its schedule and due time (first: together they key its plan), its
+# targets.
+CLAIM_COLUMNS = (*SCHEDULE_FIELDS, "next_delivery_at", "id", "target_type", "slack_channel_id", "email_recipients")
+_PLAN_KEY_LENGTH = len(SCHEDULE_FIELDS) + 1
+
+
+def _claim_occurrences(subscription: Row, now: datetime, policy: ClaimPolicy,
+                       plans: dict[tuple, tuple[_Plan, datetime | None]]) -> _Claimed:
+    """What to record for a due subscription (a row of `due_subscriptions`): the latest missed occurrence is
+    sent, older ones skipped. `plans` keeps the batch's plans by schedule and due time: the due subscriptions of
+    a minute share a few schedules, each worked out once. Raises ScheduleError when its schedule can no longer
+    be used."""
+    # Its schedule fields and due time, the first columns of the row (a list, byweekday, made hashable).
+    key = tuple(tuple(v) if v.__class__ is list else v for v in subscription[:_PLAN_KEY_LENGTH])
+    if key not in plans:
+        schedule = schedule_of(subscription)
+        # Strictly after now: never one send per missed occurrence.
+        plans[key] = (_plan(schedule, subscription.next_delivery_at, now, policy.grace), schedule.next_after(now))
     plan, next_delivery_at = plans[key]
     rows = []
     for index, moment in enumerate(plan.skipped):
@@ -150,18 +149,12 @@ def _duration(delta: timedelta) -> str:
     return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-# What a claim reads of a subscription: its schedule, targets, and what pausing it (and its audit record) needs.
-CLAIM_COLUMNS = ("id", "workspace_id", "enabled", "paused_reason", "next_delivery_at", "target_type",
-                 "slack_channel_id", "email_recipients", *SCHEDULE_FIELDS)
-
-
 def due_subscriptions(now: datetime, batch: int):
     """The query of a claim: up to `batch` due subscriptions, the longest due first (ix_subscriptions_due on
-    `(enabled, next_delivery_at)` serves it), with only the columns a claim reads. Locked with SKIP LOCKED on
-    PostgreSQL by the claim."""
+    `(enabled, next_delivery_at)` serves it), as rows of the columns a claim reads (no ORM objects to build for
+    a batch that is only read). Locked with SKIP LOCKED on PostgreSQL by the claim."""
     return (
-        select(Subscription)
-        .options(load_only(*(getattr(Subscription, name) for name in CLAIM_COLUMNS), raiseload=True))
+        select(*(getattr(Subscription, name) for name in CLAIM_COLUMNS))
         .where(
             Subscription.enabled.is_(True),
             Subscription.deleted_at.is_(None),
@@ -180,14 +173,14 @@ async def claim_due_subscriptions(database: Database, now: datetime, policy: Cla
     async with database.sessions() as session:
         async with session.begin():
             statement = due_subscriptions(now, policy.batch)
-            subscriptions = (await session.scalars(_lock(statement, session))).all()
+            subscriptions = (await (await session.connection()).execute(_lock(statement, session))).all()
             plans: dict[tuple, tuple[_Plan, datetime | None]] = {}
             claims: list[_Claimed] = []
-            with session.no_autoflush:
-                for subscription in subscriptions:
-                    claim = _claim_occurrences(subscription, now, policy, plans)
-                    if claim is not None:
-                        claims.append(claim)
+            for subscription in subscriptions:
+                try:
+                    claims.append(_claim_occurrences(subscription, now, policy, plans))
+                except ScheduleError as exc:
+                    await _pause_unusable(session, subscription.id, exc)
             if not claims:
                 return []
             try:
@@ -205,6 +198,14 @@ async def claim_due_subscriptions(database: Database, now: datetime, policy: Cla
                 return []
             # In batch order; a subscription has at most one delivery sent per claim.
             return [sent[claim.subscription_id] for claim in claims if claim.subscription_id in sent]
+
+
+async def _pause_unusable(session: AsyncSession, subscription_id: int, exc: ScheduleError) -> None:
+    """A schedule that no longer validates (a time zone this host no longer knows...) must not block the others:
+    its subscription is paused with the reason, for its owner to fix."""
+    subscription = await session.get_one(Subscription, subscription_id)
+    pause(subscription, f"Its schedule can no longer be used: {exc}")
+    log.warning("subscription %s paused: %s", subscription_id, exc, extra={"subscription_id": subscription_id})
 
 
 def _moves(claims: list[_Claimed]) -> list[dict]:
