@@ -16,6 +16,9 @@ from aiosmtplib import protocol, smtp
 def crlf_lines(message: bytes) -> bytes:
     """Every line ending (CRLF, LF or a lone CR) as CRLF, ending with one: aiosmtplib's
     `normalize_message_line_endings`."""
+    crlf = message.count(b"\r\n")
+    if message.count(b"\n") == crlf and message.count(b"\r") == crlf:  # CRLF already, as the composer writes
+        return message if message.endswith(b"\r\n") else message + b"\r\n"
     message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     return message if message.endswith(b"\r\n") else message + b"\r\n"
 

@@ -156,6 +156,7 @@ def test_the_fast_wire_preparation_gives_aiosmtplibs_own_bytes(parts: list[bytes
     normalize, period = smtp_wire.ORIGINAL
     assert smtp_wire.crlf_lines(message) == normalize(message)
     ready = normalize(message)
+    assert smtp_wire.crlf_lines(ready) == ready  # a message in CRLF already, as the composer writes it
     assert smtp_wire.DotStuffing.sub(b"..", ready) == period.sub(b"..", ready)
 
 
