@@ -21,6 +21,11 @@ def _base64_lines(png: bytes) -> str:
     return base64.encodebytes(png).decode("ascii")  # 76-character lines, as MIME wants
 
 
+@lru_cache(maxsize=128)
+def _wire_lines(png: bytes, linesep: str) -> bytes:
+    return _base64_lines(png).replace("\n", linesep).encode("ascii")
+
+
 def image_part(png: bytes, *, cid: str, filename: str, policy) -> MIMEPart:
     part = MIMEPart(policy=policy)
     part["Content-Type"] = "image/png"
@@ -29,7 +34,7 @@ def image_part(png: bytes, *, cid: str, filename: str, policy) -> MIMEPart:
     part["Content-ID"] = cid
     encoded = _base64_lines(png)
     part.set_payload(encoded)
-    part.wire_body = encoded.replace("\n", policy.linesep).encode("ascii")  # type: ignore[attr-defined]
+    part.wire_body = _wire_lines(png, policy.linesep)  # type: ignore[attr-defined]
     return part
 
 
