@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from standins import cpu_by_process  # noqa: E402
 
 from bot import DatabaseInstallationStore  # noqa: E402
 from bot.installation_store import find_workspace  # noqa: E402
@@ -169,12 +170,14 @@ def step_seconds() -> dict[str, float]:
 
 
 async def run_once(
-    pipeline: Pipeline, database: Database, count: int, rendered_at: list[float], spent: Counter
+    pipeline: Pipeline, database: Database, count: int, rendered_at: list[float], spent: Counter, standins_pid: int
 ) -> tuple[float, int, int]:
     """Claim everything due and run it through the pipeline; (seconds, deliveries succeeded, targets sent)."""
     policy = ClaimPolicy(worker_id="bench", lease=timedelta(minutes=30), grace=timedelta(hours=6), batch=count)
     before = step_seconds()
     spent.clear()
+    processes = {"the service": os.getpid(), "the stand-ins": standins_pid}
+    cpu_before = cpu_by_process(processes)
     started = time.perf_counter()
     ids = await claim_due_subscriptions(database, DUE, policy)
     claimed = time.perf_counter()
@@ -188,6 +191,13 @@ async def run_once(
     print(f"  where the time goes (seconds summed over concurrent work): claim {claimed - started:.2f}, "
           f"fetch {spent['fetch']:.1f}, render {spent['render']:.1f}, "
           + ", ".join(f"{STEPS[step]} {value:.1f}" for step, value in steps.items()))
+    # The machine's cores are shared by everything on it: when the CPU used is near cores x wall time, the run is
+    # bound by CPU, and only less work (not more overlap) makes it faster.
+    cpu = {name: used - cpu_before[name] for name, used in cpu_by_process(processes).items()}
+    cores = os.cpu_count() or 1
+    print(f"  CPU seconds: the service {cpu['the service']:.1f}, its Chromium {cpu['browsers']:.1f}, the stand-ins "
+          f"{cpu['the stand-ins']:.1f}; {sum(cpu.values()):.1f} in all, of the {cores * seconds:.1f} that "
+          f"{cores} cores give in {seconds:.1f}s ({sum(cpu.values()) / (cores * seconds):.0%})")
     async with database.session() as session:
         succeeded = await session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded"))
@@ -252,7 +262,8 @@ async def main() -> int:
 
             await subscribe(database, args.subscriptions, args.dashboards)
             grouped = pipeline()
-            seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at, spent)
+            seconds, succeeded, sent = await run_once(grouped, database, args.subscriptions, rendered_at, spent,
+                                                     standins.process.pid)
             await grouped.aclose()
             counts = await standins.stats()
             posts, uploads, emails = counts["posts"], counts["uploads"], counts["emails"]
@@ -273,7 +284,8 @@ async def main() -> int:
             widths = [WIDTH - args.slice // 2 + i for i in range(args.slice)]
             await subscribe(database, args.slice, args.dashboards, widths=widths, prefix="x")
             alone = pipeline()
-            seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at, spent)
+            seconds, succeeded, sent = await run_once(alone, database, args.slice, rendered_at, spent,
+                                                     standins.process.pid)
             await alone.aclose()
             per_alone = seconds / max(succeeded, 1)
             print(f"\nrender per subscription: {args.slice} subscriptions, each its own image width")

@@ -347,8 +347,8 @@ async def stop_process(process: asyncio.subprocess.Process, seconds: float = 30)
         return True
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid` (children, their children...), from /proc."""
+def _parents() -> dict[int, int]:
+    """The parent of every live process, from /proc."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -357,6 +357,12 @@ def descendants(pid: int) -> list[int]:
                 parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
             except (OSError, ValueError):
                 continue
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children...), from /proc."""
+    parents = _parents()
     found, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
@@ -364,6 +370,35 @@ def descendants(pid: int) -> list[int]:
         found += children
         frontier += children
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds `pid` has used so far (/proc/PID/stat), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process together with the processes below it (each process counts
+    for the nearest named one above it), plus "browsers": the Chromium and chromedriver processes among them,
+    counted there and not in their group."""
+    parents, roots = _parents(), {pid: name for name, pid in groups.items()}
+    totals = {name: 0.0 for name in [*groups, "browsers"]}
+    for pid in parents:
+        ancestor = pid
+        while ancestor not in roots and ancestor in parents and ancestor > 1:
+            ancestor = parents[ancestor]
+        if ancestor not in roots:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        totals["browsers" if "chrom" in command else roots[ancestor]] += cpu_seconds(pid)
+    return totals
 
 
 def rss_bytes(pid: int) -> int:
