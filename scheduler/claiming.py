@@ -99,10 +99,10 @@ class _Claimed:
     next_delivery_at: datetime | None
 
 
-# What a claim reads of a subscription: its schedule and due time (first: together they key its plan), its
-# targets.
-CLAIM_COLUMNS = (*SCHEDULE_FIELDS, "next_delivery_at", "id", "target_type", "slack_channel_id", "email_recipients")
-_PLAN_KEY_LENGTH = len(SCHEDULE_FIELDS) + 1
+# What a claim reads of a subscription: its schedule and due time, which together key its plan (first, so that
+# the key is a slice of the row), then its targets.
+_PLAN_KEY_COLUMNS = (*SCHEDULE_FIELDS, "next_delivery_at")
+CLAIM_COLUMNS = (*_PLAN_KEY_COLUMNS, "id", "target_type", "slack_channel_id", "email_recipients")
 
 
 def _claim_occurrences(subscription: Row, now: datetime, policy: ClaimPolicy,
@@ -111,8 +111,8 @@ def _claim_occurrences(subscription: Row, now: datetime, policy: ClaimPolicy,
     sent, older ones skipped. `plans` keeps the batch's plans by schedule and due time: the due subscriptions of
     a minute share a few schedules, each worked out once. Raises ScheduleError when its schedule can no longer
     be used."""
-    # Its schedule fields and due time, the first columns of the row (a list, byweekday, made hashable).
-    key = tuple(tuple(v) if v.__class__ is list else v for v in subscription[:_PLAN_KEY_LENGTH])
+    # The first columns of the row (`_PLAN_KEY_COLUMNS`), a list (byweekday) made hashable.
+    key = tuple(tuple(v) if v.__class__ is list else v for v in subscription[:len(_PLAN_KEY_COLUMNS)])
     if key not in plans:
         schedule = schedule_of(subscription)
         # Strictly after now: never one send per missed occurrence.

@@ -179,3 +179,34 @@ async def test_an_occurrence_recorded_already_is_not_recorded_again_and_blocks_n
     assert [d.id for d in await _deliveries(db, second)] == claimed
     assert len(await _deliveries(db, first)) == 1
     assert await _next(db, first) == datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
+
+
+async def test_a_batch_records_each_subscription_s_occurrences_and_targets_around_those_recorded_already(
+    db: Database,
+) -> None:
+    # Down from Monday 08:00 to Wednesday 10:30: an email report whose Tuesday occurrence was sent by hand
+    # meanwhile, to a recipient listed twice, and a Slack one, claimed in the same batch.
+    email = await _subscribe(db, "daily at 9:00", recipients=("Ann@example.com", "bob@example.com", "ann@example.com"))
+    async with db.transaction() as session:
+        connection = await demo_connection(session)
+        slack = (await create_subscription(
+            session, connection=connection, content_type="insight", content_ref="7",
+            schedule=parse_schedule("daily at 9:00", "UTC", today=T0.date()), target_type="slack",
+            slack_channel_id="C0123", slack_channel_name="metrics", now=T0,
+        )).id
+        session.add(Delivery(subscription_id=email, scheduled_for=datetime(2026, 1, 6, 9, 0, tzinfo=UTC),
+                             trigger="manual", status="succeeded"))
+    claimed = await claim_due_subscriptions(db, datetime(2026, 1, 7, 10, 30, tzinfo=UTC), POLICY)
+
+    rows = await _deliveries(db, email)
+    assert [(r.scheduled_for.day, r.status, r.trigger) for r in rows] == [
+        (5, "skipped", "catch_up"), (6, "succeeded", "manual"), (7, "running", "catch_up")]
+    [slack_row] = [r for r in await _deliveries(db, slack) if r.status == "running"]
+    assert sorted(claimed) == sorted([rows[2].id, slack_row.id])
+    async with db.session() as session:
+        targets = (await session.execute(select(DeliveryTarget.delivery_id, DeliveryTarget.kind,
+                                                DeliveryTarget.address))).all()
+    sent = rows[2].id
+    assert sorted(targets) == sorted([(sent, "email", "Ann@example.com"), (sent, "email", "bob@example.com"),
+                                      (slack_row.id, "slack", "C0123")])
+    assert await _next(db, email) == await _next(db, slack) == datetime(2026, 1, 8, 9, 0, tzinfo=UTC)
