@@ -137,11 +137,19 @@ def _claim_occurrences(subscription: Row, now: datetime, policy: ClaimPolicy,
     return _Claimed(subscription.id, rows, targets, next_delivery_at)
 
 
-def _delivery_row(subscription_id: int, scheduled_for: datetime, **values) -> dict:
-    """Every column a claim sets, in one shape for the whole batch (one INSERT for all)."""
-    return {"subscription_id": subscription_id, "scheduled_for": scheduled_for, "claimed_by": None,
-            "lease_expires_at": None, "attempts": 0, "started_at": None, "finished_at": None, "error": None,
-            **values}
+# The columns a claim may leave at these values; with the ones it always sets, every row of a batch has the same
+# columns (one INSERT for all).
+_DELIVERY_DEFAULTS = {"claimed_by": None, "lease_expires_at": None, "attempts": 0, "started_at": None,
+                      "finished_at": None, "error": None}
+_DELIVERY_COLUMNS = ("subscription_id", "scheduled_for", "trigger", "status", "created_at", *_DELIVERY_DEFAULTS)
+# What a new target starts as.
+_NEW_TARGET = {"status": "pending", "attempts": 0}
+
+
+def _delivery_row(subscription_id: int, scheduled_for: datetime, *, trigger: str, status: str, created_at: datetime,
+                  **values) -> dict:
+    return {"subscription_id": subscription_id, "scheduled_for": scheduled_for, "trigger": trigger,
+            "status": status, "created_at": created_at, **_DELIVERY_DEFAULTS, **values}
 
 
 def _duration(delta: timedelta) -> str:
@@ -215,8 +223,7 @@ def _moves(claims: list[_Claimed]) -> list[dict]:
 
 def _targets(claims: list[_Claimed], sent: dict[int, int]) -> list[dict]:
     """The target rows of the deliveries sent (`sent`: delivery id by subscription id)."""
-    return [{"delivery_id": sent[claim.subscription_id], "kind": kind, "address": address, "status": "pending",
-             "attempts": 0}
+    return [{"delivery_id": sent[claim.subscription_id], "kind": kind, "address": address, **_NEW_TARGET}
             for claim in claims if claim.subscription_id in sent for kind, address in claim.targets]
 
 
@@ -252,10 +259,6 @@ def _types(table, *names: str) -> dict:
     return {name: table.c[name].type for name in names}
 
 
-# Every column `_delivery_row` sets.
-_DELIVERY_COLUMNS = ("subscription_id", "scheduled_for", "trigger", "status", "created_at", "claimed_by",
-                     "lease_expires_at", "attempts", "started_at", "finished_at", "error")
-
 
 async def _record_claims_postgres(session: AsyncSession, claims: list[_Claimed]) -> dict[int, int]:
     """`_record_claims` as one statement on PostgreSQL, one round trip for the whole batch: the deliveries are
@@ -272,8 +275,8 @@ async def _record_claims_postgres(session: AsyncSession, claims: list[_Claimed])
         [{"subscription_id": claim.subscription_id, "kind": kind, "address": address}
          for claim in claims for kind, address in claim.targets])
     add_targets = insert(targets).from_select(
-        ["delivery_id", "kind", "address", "status", "attempts"],
-        select(inserted.c.id, wanted.c.kind, wanted.c.address, literal("pending"), literal(0))
+        ["delivery_id", "kind", "address", *_NEW_TARGET],
+        select(inserted.c.id, wanted.c.kind, wanted.c.address, *(literal(value) for value in _NEW_TARGET.values()))
         .join_from(inserted, wanted, wanted.c.subscription_id == inserted.c.subscription_id)
         .where(inserted.c.status == "running"),
     ).cte("added_targets")
